@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages autodebit needs to build, test and demo.
+# Safe to run again: packages already present are not touched.
+set -euo pipefail
+
+packages=(
+	build-essential pkg-config ca-certificates curl jq openssl
+	libssl-dev libcurl4-openssl-dev     # the extension and the sandbox: TLS, HTTP
+	libmicrohttpd-dev libjansson-dev    # the sandbox acquirer: HTTP server, JSON
+	wrk                                 # bench/: load generator
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}" >&2
+	echo "install-deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
