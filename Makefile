@@ -1,27 +1,42 @@
-# autodebit: top-level build.
+# autodebit: a PostgreSQL extension (PGXS) plus the sandbox acquirer.
 #
-#   make            build everything (today: the sandbox acquirer)
-#   make install    install autodebit-sandbox next to PostgreSQL's binaries
-#   make test       run the test suites (scripts/test.sh also installs dependencies)
-#
-# The extension itself (PGXS) joins this Makefile with issue 3.
+#   make                 build the extension and sandbox/autodebit-sandbox
+#   make install         install both (the sandbox goes next to PostgreSQL's binaries)
+#   scripts/test.sh      the whole test suite (sets up keys, the sandbox and a temporary cluster)
 
-PG_CONFIG ?= pg_config
-BINDIR    ?= $(shell $(PG_CONFIG) --bindir 2>/dev/null || echo /usr/local/bin)
+EXTENSION    = autodebit
+EXTVERSION   = 0.1
+MODULE_big   = autodebit
+OBJS         = src/autodebit.o src/keys.o src/transport.o src/exchange.o src/vault.o \
+               src/journal.o common/antsig.o
+DATA         = autodebit--$(EXTVERSION).sql
+PGFILEDESC   = "autodebit - Antom Auto Debit from SQL"
 
-all: sandbox
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=autodebit
 
-sandbox:
+PG_CONFIG   ?= pg_config
+PG_CPPFLAGS  = -I$(srcdir)/common -DAUTODEBIT_VERSION='"$(EXTVERSION)"' \
+               $(shell pkg-config --cflags libcurl openssl)
+PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror=implicit-function-declaration
+SHLIB_LINK   = $(shell pkg-config --libs libcurl openssl)
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+all: sandbox-bin
+
+sandbox-bin:
 	$(MAKE) -C sandbox
 
-install: sandbox
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 sandbox/autodebit-sandbox $(DESTDIR)$(BINDIR)/autodebit-sandbox
+install: install-sandbox
 
-test: sandbox
-	test/sandbox/protocol.sh sandbox/autodebit-sandbox
+install-sandbox: sandbox-bin
+	$(INSTALL_PROGRAM) sandbox/autodebit-sandbox '$(DESTDIR)$(bindir)/autodebit-sandbox'
 
-clean:
+clean: clean-sandbox
+
+clean-sandbox:
 	$(MAKE) -C sandbox clean
 
-.PHONY: all sandbox install test clean
+.PHONY: sandbox-bin install-sandbox clean-sandbox

@@ -2,7 +2,9 @@
  * antsig.c
  *	  Antom (AMS) message signatures on OpenSSL 3.  See antsig.h.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "antsig.h"
 
 #include <ctype.h>

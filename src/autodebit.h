@@ -1,0 +1,68 @@
+/*
+ * autodebit.h
+ *	  Shared declarations of the autodebit extension's C core:
+ *
+ *	  autodebit.c  module start-up and settings (GUCs)
+ *	  keys.c	   merchant private key and acquirer public keys, cached per backend
+ *	  transport.c  libcurl: one reused connection cache per backend, timeouts, cancel
+ *	  exchange.c   sign -> send -> verify -> classify: the SQL-callable primitive
+ *	  vault.c	   AES-256-GCM sealing of tokens at rest; random ids
+ *	  journal.c	   the fsynced send log that survives a rollback
+ */
+#ifndef AUTODEBIT_H
+#define AUTODEBIT_H
+
+#include "postgres.h"
+
+#include <openssl/evp.h>
+
+/* SQLSTATEs of our own, class "ZD" (listed in the README). */
+#define ERRCODE_AUTODEBIT_CONFIG		MAKE_SQLSTATE('Z','D','0','0','1')	/* keys, merchant set-up */
+#define ERRCODE_AUTODEBIT_TRANSPORT		MAKE_SQLSTATE('Z','D','0','0','2')	/* could not reach acquirer */
+
+/* Settings (autodebit.c). */
+extern char *autodebit_key_directory;
+extern char *autodebit_ca_file;
+extern char *autodebit_proxy;
+extern int	autodebit_connect_timeout_ms;
+extern int	autodebit_timeout_ms;
+extern int	autodebit_max_response_bytes;
+extern int	autodebit_data_key_version;
+extern bool autodebit_journal_enabled;
+
+/* keys.c */
+extern char *key_path(const char *file_name);
+extern EVP_PKEY *keys_private(const char *file_name);
+extern EVP_PKEY *keys_acquirer(const char *key_text);
+struct stat;
+extern char *keys_read_file(const char *path, const struct stat *st, size_t *len);
+extern const unsigned char *keys_data_key(int version);
+
+/* transport.c: one HTTP POST; the response body and the headers we need. */
+typedef struct TransportResult
+{
+	bool		ok;				/* a complete HTTP response arrived */
+	long		http_status;
+	char	   *body;			/* palloc'd, NUL-terminated */
+	size_t		body_len;
+	char	   *signature;		/* "signature" header, or NULL */
+	char	   *response_time;	/* "response-time" header, or NULL */
+	char	   *client_id;		/* "client-id" header, or NULL */
+	char	   *error;			/* why not ok, for the exchange log */
+	double		elapsed_ms;
+} TransportResult;
+
+extern void transport_post(const char *url, const char *const *headers, int nheaders,
+						   const char *body, size_t body_len, TransportResult *result);
+extern bool transport_url_allowed(const char *url, char **why);
+
+/* vault.c */
+extern bytea *vault_seal(const char *plain, size_t len, const char *aad);
+extern char *vault_open(bytea *sealed, const char *aad, size_t *len);
+extern bytea *vault_fingerprint(const char *plain, size_t len);
+
+/* journal.c */
+extern void journal_append(const char *client_id, const char *api, const char *request_id,
+						   const char *body, size_t body_len);
+
+#endif							/* AUTODEBIT_H */

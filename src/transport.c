@@ -1,0 +1,316 @@
+/*
+ * transport.c
+ *	  HTTP POST to the acquirer with libcurl.
+ *
+ *	  One multi handle and one easy handle per backend: the multi handle keeps
+ *	  the connection cache, so calls reuse a kept-alive TCP/TLS connection.
+ *	  The transfer is driven by curl_multi_poll in 50 ms slices so query
+ *	  cancel and statement_timeout interrupt it promptly; libcurl's memory is
+ *	  malloc'd by libcurl and released on every path, errors included.
+ */
+#include "autodebit.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "portability/instr_time.h"
+#include "utils/wait_event.h"
+
+/* Response bytes collected by libcurl callbacks (malloc'd, never palloc'd). */
+typedef struct Collected
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	size_t		limit;
+	bool		overflow;
+	char	   *signature;
+	char	   *response_time;
+	char	   *client_id;
+} Collected;
+
+static CURLM *multi = NULL;
+static CURL *easy = NULL;
+
+/* Is the host of url on loopback (127.0.0.0/8, localhost, ::1)? */
+static bool
+host_is_loopback(const char *host)
+{
+	return strncmp(host, "127.", 4) == 0 || pg_strcasecmp(host, "localhost") == 0 ||
+		strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+/* May autodebit send to url?  https anywhere; plain http only to loopback. */
+bool
+transport_url_allowed(const char *url, char **why)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	bool		ok = false;
+
+	*why = NULL;
+	if (u == NULL ||
+		curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		*why = "it is not a valid absolute URL";
+	else if (strcmp(scheme, "https") == 0)
+		ok = true;
+	else if (strcmp(scheme, "http") != 0)
+		*why = "only https (or http to loopback) is allowed";
+	else if (host_is_loopback(host))
+		ok = true;
+	else
+		*why = "plain http is refused except to a loopback address";
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* libcurl write callback: append to a bounded malloc'd buffer; stop past the cap. */
+static size_t
+collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	Collected  *c = userdata;
+	size_t		n = size * nmemb;
+
+	if (c->len + n > c->limit)
+	{
+		c->overflow = true;
+		return 0;				/* makes libcurl fail with CURLE_WRITE_ERROR */
+	}
+	if (c->len + n + 1 > c->cap)
+	{
+		size_t		cap = Max(c->cap * 2, c->len + n + 1);
+		char	   *grown = realloc(c->data, cap);
+
+		if (grown == NULL)
+			return 0;
+		c->data = grown;
+		c->cap = cap;
+	}
+	memcpy(c->data + c->len, ptr, n);
+	c->len += n;
+	c->data[c->len] = '\0';
+	return n;
+}
+
+/* Store a copy of a header value with surrounding blanks removed. */
+static void
+keep_header(char **slot, const char *value, size_t len)
+{
+	while (len > 0 && isspace((unsigned char) *value))
+		value++, len--;
+	while (len > 0 && isspace((unsigned char) value[len - 1]))
+		len--;
+	free(*slot);
+	*slot = strndup(value, len);
+}
+
+/* libcurl header callback: keep signature, response-time and client-id. */
+static size_t
+collect_header(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	Collected  *c = userdata;
+	size_t		n = size * nitems;
+	static const struct
+	{
+		const char *name;
+		size_t		offset;
+	}			wanted[] = {
+		{"signature:", offsetof(Collected, signature)},
+		{"response-time:", offsetof(Collected, response_time)},
+		{"client-id:", offsetof(Collected, client_id)},
+	};
+
+	if (n >= 5 && strncmp(buffer, "HTTP/", 5) == 0)
+	{
+		/* a new response (after 100-continue): forget earlier headers */
+		for (int i = 0; i < 3; i++)
+		{
+			char	  **slot = (char **) ((char *) c + wanted[i].offset);
+
+			free(*slot);
+			*slot = NULL;
+		}
+		return n;
+	}
+	for (int i = 0; i < 3; i++)
+	{
+		size_t		nl = strlen(wanted[i].name);
+
+		if (n > nl && pg_strncasecmp(buffer, wanted[i].name, nl) == 0)
+			keep_header((char **) ((char *) c + wanted[i].offset), buffer + nl, n - nl);
+	}
+	return n;
+}
+
+/* Release everything libcurl-side that one call allocated. */
+static void
+release(Collected *c, struct curl_slist *list, bool attached)
+{
+	if (attached)
+		curl_multi_remove_handle(multi, easy);
+	/* no dangling pointers to this call's stack in the reused handle */
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(list);
+	free(c->data);
+	free(c->signature);
+	free(c->response_time);
+	free(c->client_id);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A palloc'd copy of a malloc'd string (or NULL). */
+static char *
+pcopy(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
+}
+
+/* POST body to url with the given headers; fills result, never raises for transport trouble. */
+void
+transport_post(const char *url, const char *const *headers, int nheaders,
+			   const char *body, size_t body_len, TransportResult *result)
+{
+	Collected	c;
+	struct curl_slist *volatile list = NULL;
+	char		errbuf[CURL_ERROR_SIZE];
+	volatile CURLcode rc = CURLE_OK;
+	volatile bool attached = false;
+	char	   *why;
+	instr_time	start;
+	instr_time	elapsed;
+
+	memset(result, 0, sizeof(*result));
+	memset(&c, 0, sizeof(c));
+	if (!transport_url_allowed(url, &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_AUTODEBIT_CONFIG),
+				 errmsg("refusing to send to \"%s\"", url),
+				 errdetail("%s.", why)));
+
+	if (multi == NULL && (multi = curl_multi_init()) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl multi handle")));
+	if (easy == NULL && (easy = curl_easy_init()) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
+	curl_easy_reset(easy);		/* options only: the connection cache stays in multi */
+
+	c.limit = (size_t) autodebit_max_response_bytes;
+	errbuf[0] = '\0';
+	INSTR_TIME_SET_CURRENT(start);
+
+	PG_TRY();
+	{
+		int			running = 1;
+		CURLMsg    *msg;
+		int			left;
+
+		for (int i = 0; i < nheaders; i++)
+		{
+			struct curl_slist *grown = curl_slist_append((struct curl_slist *) list, headers[i]);
+
+			if (grown == NULL)
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+			list = grown;
+		}
+		curl_easy_setopt(easy, CURLOPT_URL, url);
+		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, (struct curl_slist *) list);
+		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) autodebit_connect_timeout_ms);
+		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) autodebit_timeout_ms);
+		curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (autodebit_ca_file && autodebit_ca_file[0])
+			curl_easy_setopt(easy, CURLOPT_CAINFO, autodebit_ca_file);
+		curl_easy_setopt(easy, CURLOPT_PROXY, autodebit_proxy ? autodebit_proxy : "");
+		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) c.limit);
+		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect_body);
+		curl_easy_setopt(easy, CURLOPT_WRITEDATA, &c);
+		curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, collect_header);
+		curl_easy_setopt(easy, CURLOPT_HEADERDATA, &c);
+		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+		curl_easy_setopt(easy, CURLOPT_USERAGENT, "autodebit/" AUTODEBIT_VERSION);
+
+		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a libcurl transfer")));
+		attached = true;
+
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		while (running)
+		{
+			if (curl_multi_perform(multi, &running) != CURLM_OK)
+				break;
+			if (running)
+				curl_multi_poll(multi, NULL, 0, 50, NULL);
+			CHECK_FOR_INTERRUPTS();		/* cancel / statement_timeout: PG_CATCH cleans up */
+		}
+		pgstat_report_wait_end();
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+				rc = msg->data.result;
+	}
+	PG_CATCH();
+	{
+		pgstat_report_wait_end();
+		release(&c, (struct curl_slist *) list, attached);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	result->elapsed_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+
+	if (rc == CURLE_OK)
+	{
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &result->http_status);
+		result->ok = true;
+		result->body = palloc(c.len + 1);
+		memcpy(result->body, c.data ? c.data : "", c.len);
+		result->body[c.len] = '\0';
+		result->body_len = c.len;
+		result->signature = pcopy(c.signature);
+		result->response_time = pcopy(c.response_time);
+		result->client_id = pcopy(c.client_id);
+	}
+	else if (c.overflow || rc == CURLE_FILESIZE_EXCEEDED)
+		result->error = psprintf("the answer is larger than autodebit.max_response_bytes (%d)",
+								 autodebit_max_response_bytes);
+	else
+		result->error = psprintf("%s%s%s", curl_easy_strerror(rc),
+								 errbuf[0] ? ": " : "", errbuf);
+	release(&c, (struct curl_slist *) list, attached);
+}
+
+PG_FUNCTION_INFO_V1(autodebit_check_url);
+
+/* SQL: autodebit._check_url(url): raise unless autodebit may send to url. */
+Datum
+autodebit_check_url(PG_FUNCTION_ARGS)
+{
+	char	   *url = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *why;
+
+	if (!transport_url_allowed(url, &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("gateway_url \"%s\" is not allowed", url),
+				 errdetail("%s.", why),
+				 errhint("Use https://host[:port], or http://127.0.0.1:PORT for the local sandbox.")));
+	PG_RETURN_VOID();
+}
