@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Run the extension's pg_regress suite (sql/ + expected/) on a temporary PostgreSQL
+# instance, against a sandbox acquirer started for the run.
+#
+#   test/regress.sh [test ...]      (default: every sql/*.sql, in order)
+#
+# Needs: the extension installed (make install), sandbox/autodebit-sandbox built.
+# PostgreSQL refuses to run as root, so as root the server runs as the "postgres" user.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+pg_config=${PG_CONFIG:-pg_config}
+bindir=$($pg_config --bindir)
+pg_regress=$($pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress
+sandbox=$repo/sandbox/autodebit-sandbox
+
+work=$(mktemp -d /tmp/autodebit-regress.XXXXXX)
+chmod 755 "$work"
+sandbox_pid=
+cleanup() {
+	[ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
+	if [ "${status:-1}" -eq 0 ]; then rm -rf "$work"; else echo "regress: kept $work for inspection" >&2; fi
+}
+trap cleanup EXIT
+
+if [ "$(id -u)" -eq 0 ]; then
+	as_server() { runuser -u postgres -- "$@"; }
+	server_user=postgres
+else
+	as_server() { "$@"; }
+	server_user=$(id -un)
+fi
+
+# Keys: one merchant key pair in four encodings, the sandbox's pair, a token data key.
+keys=$work/keys
+mkdir -p "$keys" "$work/public" "$work/log"
+openssl genrsa -traditional -out "$keys/merchant-pkcs1.pem" 2048 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in "$keys/merchant-pkcs1.pem" -out "$keys/merchant-pkcs8.pem"
+openssl rsa -in "$keys/merchant-pkcs1.pem" -outform DER -traditional 2>/dev/null | base64 -w0 > "$keys/merchant-pkcs1.b64"
+openssl pkcs8 -topk8 -nocrypt -in "$keys/merchant-pkcs1.pem" -outform DER | base64 -w0 > "$keys/merchant-pkcs8.b64"
+openssl rsa -in "$keys/merchant-pkcs1.pem" -pubout -out "$work/public/merchant.pub" 2>/dev/null
+echo "this is not a key" > "$keys/not-a-key.pem"
+cp "$keys/merchant-pkcs8.pem" "$keys/world-readable.pem"
+openssl rand -hex 32 > "$keys/data-1.key"
+openssl genrsa -out "$work/public/sandbox.pem" 2048 2>/dev/null
+openssl rsa -in "$work/public/sandbox.pem" -pubout -out "$work/public/sandbox.pub" 2>/dev/null
+chmod 600 "$keys"/*
+chmod 644 "$keys/world-readable.pem" "$work/public"/*
+chown -R "$server_user" "$work"
+chmod 700 "$keys"
+
+# The sandbox acquirer on a free loopback port.
+"$sandbox" --listen 127.0.0.1:0 --merchant-public-key "$work/public/merchant.pub" \
+	--private-key "$work/public/sandbox.pem" --settle-ms 500 --seed 7 --verbose \
+	> "$work/sandbox.out" 2> "$work/sandbox.log" &
+sandbox_pid=$!
+for _ in $(seq 100); do
+	grep -q listening "$work/sandbox.out" 2>/dev/null && break
+	sleep 0.1
+done
+gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/sandbox.out")
+[ -n "$gateway" ] || { echo "regress: the sandbox did not start" >&2; cat "$work/sandbox.log" >&2; exit 1; }
+
+# Server settings for the temporary instance; autodebit_test.* hand facts to the tests.
+cat > "$work/regress.conf" <<EOF
+autodebit.key_directory = '$keys'
+logging_collector = on
+log_directory = '$work/log'
+log_filename = 'postgresql.log'
+log_statement = 'all'
+log_min_error_statement = 'error'
+max_connections = 40
+autodebit_test.gateway = '$gateway'
+autodebit_test.acquirer_key_b64 = '$(grep -v -- ----- "$work/public/sandbox.pub" | tr -d '\n')'
+autodebit_test.acquirer_key_pem_file = '$work/public/sandbox.pub'
+autodebit_test.log_file = '$work/log/postgresql.log'
+autodebit_test.bindir = '$bindir'
+EOF
+
+mkdir -p "$work/in" "$work/out"
+cp -r "$repo/sql" "$repo/expected" "$work/in/"
+chown -R "$server_user" "$work/in" "$work/out" "$work/regress.conf"
+
+if [ $# -gt 0 ]; then
+	tests=("$@")
+else
+	tests=()
+	for f in "$repo"/sql/*.sql; do tests+=("$(basename "$f" .sql)"); done
+fi
+
+status=0
+as_server "$pg_regress" --inputdir="$work/in" --outputdir="$work/out" \
+	--temp-instance="$work/out/tmp_check" --temp-config="$work/regress.conf" \
+	--bindir="$bindir" --load-extension=autodebit --load-extension=dblink \
+	"${tests[@]}" || status=$?
+
+if [ $status -ne 0 ]; then
+	[ -f "$work/out/regression.diffs" ] && cat "$work/out/regression.diffs"
+	mkdir -p "$repo/results" && cp -r "$work/out/results/." "$repo/results/" 2>/dev/null || true
+	echo "regress: results copied to results/; sandbox log: $work/sandbox.log" >&2
+fi
+exit $status
