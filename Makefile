@@ -24,6 +24,8 @@ SHLIB_LINK   = $(shell pkg-config --libs libcurl openssl)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+$(OBJS): src/autodebit.h common/antsig.h
+
 all: sandbox-bin
 
 sandbox-bin:

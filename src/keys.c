@@ -80,8 +80,8 @@ keys_read_file(const char *path, const struct stat *st, size_t *len)
 	if (st->st_mode & (S_IRWXG | S_IRWXO))
 		ereport(ERROR,
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
-				 errmsg("key file \"%s\" has group or world access", path),
-				 errdetail("Permissions should be u=rw (0600) or less."),
+				 errmsg("key file \"%s\" has group or world access", last_dir_separator(path) + 1),
+				 errdetail("Permissions should be u=rw (0600) or less; the file is \"%s\".", path),
 				 errhint("Run: chmod 600 %s", path)));
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
