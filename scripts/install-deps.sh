@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian 12 packages autodebit needs to build, test and demo.
+# Install the Debian 12 packages autodebit needs to build, test, demo and benchmark.
 # Safe to run again: packages already present are not touched.
 set -euo pipefail
 
 packages=(
 	build-essential pkg-config ca-certificates curl jq openssl
-	libssl-dev libcurl4-openssl-dev     # the extension and the sandbox: TLS, HTTP
-	libmicrohttpd-dev libjansson-dev    # the sandbox acquirer: HTTP server, JSON
-	wrk                                 # bench/: load generator
+	postgresql-15 postgresql-server-dev-15  # the server (initdb, pg_regress) and PGXS headers
+	libssl-dev libcurl4-openssl-dev         # the extension and the sandbox: TLS, HTTP
+	libmicrohttpd-dev libjansson-dev        # the sandbox acquirer: HTTP server, JSON
+	wrk                                     # bench/: load generator
 )
 
 missing=()

@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
-# Set up (Debian packages, build) and run every test suite; exits non-zero on any failure.
-set -euo pipefail
+# Set up everything (Debian packages, build, install) and run every test suite:
+#   1. the sandbox protocol test (requests signed by the openssl command line)
+#   2. the extension's pg_regress suite on a temporary instance against the sandbox
+# Ends with one line "N passed, N failed" over all suites; exits non-zero on any failure.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
-make -s all
+scripts/install-deps.sh || exit 1
+make -s all >/dev/null || { make all; exit 1; }
+if [ "$(id -u)" -eq 0 ]; then
+	make -s install >/dev/null || exit 1
+fi
 
-status=0
-echo "== sandbox protocol test (requests signed by the openssl command line)"
-test/sandbox/protocol.sh sandbox/autodebit-sandbox || status=1
-exit $status
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== sandbox protocol test"
+test/sandbox/protocol.sh sandbox/autodebit-sandbox | tee "$log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+if [ -n "$line" ]; then
+	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+else
+	failed=$((failed + 1))
+fi
+
+echo "== extension regression tests (pg_regress)"
+test/regress.sh | tee "$log"
+passed=$((passed + $(grep -cE '^(ok|test) .* \.\.\. ok' "$log")))
+failed=$((failed + $(grep -cE '^(not ok|test) .* \.\.\. FAILED' "$log")))
+grep -qE '(All [0-9]+ tests passed|tests passed)' "$log" || [ "$failed" -gt 0 ] || failed=$((failed + 1))
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

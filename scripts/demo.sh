@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The main job: the mini program's auto-debit flow, end to end, from SQL, against the
+# sandbox acquirer on a private PostgreSQL cluster.  Installs what it needs (as root),
+# builds, runs, prints each step and its result, and cleans up.
+#
+#   scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+scripts/install-deps.sh
+make -s all >/dev/null
+if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; fi
+
+bindir=$(pg_config --bindir)
+work=$(mktemp -d /tmp/autodebit-demo.XXXXXX)
+chmod 755 "$work"
+if [ "$(id -u)" -eq 0 ]; then
+	as_server() { runuser -u postgres -- "$@"; }
+	server_user=postgres
+else
+	as_server() { "$@"; }
+	server_user=$(id -un)
+fi
+sandbox_pid=
+cleanup() {
+	[ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
+	[ -f "$work/data/postmaster.pid" ] && as_server "$bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Keys: the merchant's RSA pair, the sandbox acquirer's pair, a token data key"
+mkdir -p "$work/keys" "$work/acquirer"
+openssl genrsa -out "$work/keys/merchant.pem" 2048 2>/dev/null
+openssl rsa -in "$work/keys/merchant.pem" -pubout -out "$work/acquirer/merchant.pub" 2>/dev/null
+openssl genrsa -out "$work/acquirer/sandbox.pem" 2048 2>/dev/null
+openssl rsa -in "$work/acquirer/sandbox.pem" -pubout -out "$work/acquirer/sandbox.pub" 2>/dev/null
+openssl rand -hex 32 > "$work/keys/data-1.key"
+chmod 600 "$work/keys"/*
+chown -R "$server_user" "$work/keys"
+ls -l "$work/keys" | tail -n +2
+
+step "Sandbox acquirer (a local Antom Auto Debit gateway)"
+sandbox/autodebit-sandbox --listen 127.0.0.1:0 --merchant-public-key "$work/acquirer/merchant.pub" \
+	--private-key "$work/acquirer/sandbox.pem" > "$work/sandbox.out" 2> "$work/sandbox.log" &
+sandbox_pid=$!
+for _ in $(seq 100); do grep -q listening "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
+gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/sandbox.out")
+cat "$work/sandbox.out"
+
+step "Private PostgreSQL cluster"
+chown -R "$server_user" "$work"
+as_server "$bindir/initdb" -D "$work/data" -A trust -U postgres >/dev/null
+cat >> "$work/data/postgresql.conf" <<EOF
+listen_addresses = ''
+port = 5499
+unix_socket_directories = '$work'
+autodebit.key_directory = '$work/keys'
+EOF
+as_server "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+echo "running in $work/data"
+psql() { as_server "$bindir/psql" -X -h "$work" -p 5499 -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+sql() { echo "sql> $1"; psql -c "$1"; }
+value() { psql -At -c "$1"; }
+
+step "CREATE EXTENSION and register the merchant's Antom client"
+sql "CREATE EXTENSION autodebit"
+acquirer_key=$(grep -v -- ----- "$work/acquirer/sandbox.pub" | tr -d '\n')
+sql "SELECT client_id, gateway_url, private_key_file, app_id FROM autodebit_merchant_set('SANDBOX_DEMO_MERCHANT', '$gateway', 'merchant.pem', '$acquirer_key', app_id => 'DEMO_MINI_APP')"
+
+step "my.getSiteInfo() in the mini program says which wallet it runs in"
+site=GCASH
+echo "siteName = $site"
+
+step "User asks to enable auto debit: autodebit_consult()"
+sql "SELECT auth_state, auth_url FROM autodebit_consult('customer-42', '$site', 'https://merchant.example/autodebit/done')"
+auth_url=$(value "SELECT auth_url FROM autodebit.consult_session ORDER BY created_at DESC LIMIT 1")
+
+step "my.signContract(auth_url): the wallet shows its consent page"
+curl -s "$auth_url" | sed -e 's/<[^>]*>/ /g' -e 's/  */ /g' | head -c 400; echo
+
+step "The user presses Agree; the wallet returns authCode and authState"
+redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$auth_url&decision=agree&user=maria@gcash")
+echo "redirect: $redirect"
+auth_state=$(echo "$redirect" | sed -n 's/.*authState=\([^&]*\).*/\1/p')
+auth_code=$(echo "$redirect" | sed -n 's/.*authCode=\([^&]*\).*/\1/p')
+
+step "The backend exchanges the code for tokens: autodebit_apply_token()"
+sql "SELECT id, customer_ref, customer_belongs_to, status, user_login_id, access_token_expires_at FROM autodebit_apply_token('$auth_state', '$auth_code')"
+sql "SELECT id, length(access_token_enc) AS sealed_bytes, left(encode(access_token_enc, 'hex'), 24) || '...' AS sealed FROM autodebit.agreement"
+
+step "Charge the monthly plan: autodebit_pay()"
+sql "SELECT order_ref, amount_minor, currency, status, result_code, payment_id, payment_request_id FROM autodebit_pay('customer-42', 'invoice-2026-11', 29900, 'PHP', 'Premium plan, November 2026')"
+
+step "Pay the same order again (a retry, a double click): the existing payment, no second debit"
+sql "SELECT order_ref, status, payment_id FROM autodebit_pay('customer-42', 'invoice-2026-11', 29900, 'PHP', 'Premium plan, November 2026')"
+echo "sandbox ledger for invoice-2026-11:"
+curl -s "$gateway/sandbox/admin/ledger" | jq -c '.payments[] | select(.referenceOrderId == "invoice-2026-11") | {paymentRequestId, status, amount, currency}'
+
+step "The user stops auto debit: autodebit_revoke()"
+sql "SELECT customer_ref, status, end_reason FROM autodebit_revoke('customer-42')"
+
+step "Every call to the acquirer, as logged (no token, no body)"
+sql "SELECT api, outcome, result_code, http_status, round(latency_ms::numeric, 1) AS ms FROM autodebit.exchange_log ORDER BY id"
+
+step "Done"
