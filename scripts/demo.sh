@@ -6,70 +6,35 @@
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 scripts/install-deps.sh
 make -s all >/dev/null
 if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; fi
 
-bindir=$(pg_config --bindir)
 work=$(mktemp -d /tmp/autodebit-demo.XXXXXX)
 chmod 755 "$work"
-if [ "$(id -u)" -eq 0 ]; then
-	as_server() { runuser -u postgres -- "$@"; }
-	server_user=postgres
-else
-	as_server() { "$@"; }
-	server_user=$(id -un)
-fi
-sandbox_pid=
-cleanup() {
-	[ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
-	[ -f "$work/data/postmaster.pid" ] && as_server "$bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/lib.sh
+trap 'stop_all; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+sql() { echo "sql> $1"; cluster_psql -c "$1"; }
+value() { cluster_psql -At -c "$1"; }
 
 step "Keys: the merchant's RSA pair, the sandbox acquirer's pair, a token data key"
-mkdir -p "$work/keys" "$work/acquirer"
-openssl genrsa -out "$work/keys/merchant.pem" 2048 2>/dev/null
-openssl rsa -in "$work/keys/merchant.pem" -pubout -out "$work/acquirer/merchant.pub" 2>/dev/null
-openssl genrsa -out "$work/acquirer/sandbox.pem" 2048 2>/dev/null
-openssl rsa -in "$work/acquirer/sandbox.pem" -pubout -out "$work/acquirer/sandbox.pub" 2>/dev/null
-openssl rand -hex 32 > "$work/keys/data-1.key"
-chmod 600 "$work/keys"/*
-chown -R "$server_user" "$work/keys"
+make_keys
 ls -l "$work/keys" | tail -n +2
 
 step "Sandbox acquirer (a local Antom Auto Debit gateway)"
-sandbox/autodebit-sandbox --listen 127.0.0.1:0 --merchant-public-key "$work/acquirer/merchant.pub" \
-	--private-key "$work/acquirer/sandbox.pem" > "$work/sandbox.out" 2> "$work/sandbox.log" &
-sandbox_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
-gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/sandbox.out")
+start_sandbox
 cat "$work/sandbox.out"
 
 step "Private PostgreSQL cluster"
-chown -R "$server_user" "$work"
-as_server "$bindir/initdb" -D "$work/data" -A trust -U postgres >/dev/null
-cat >> "$work/data/postgresql.conf" <<EOF
-listen_addresses = ''
-port = 5499
-unix_socket_directories = '$work'
-autodebit.key_directory = '$work/keys'
-EOF
-as_server "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+start_cluster
 echo "running in $work/data"
-psql() { as_server "$bindir/psql" -X -h "$work" -p 5499 -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-sql() { echo "sql> $1"; psql -c "$1"; }
-value() { psql -At -c "$1"; }
 
 step "CREATE EXTENSION and register the merchant's Antom client"
 sql "CREATE EXTENSION autodebit"
-acquirer_key=$(grep -v -- ----- "$work/acquirer/sandbox.pub" | tr -d '\n')
-sql "SELECT client_id, gateway_url, private_key_file, app_id FROM autodebit_merchant_set('SANDBOX_DEMO_MERCHANT', '$gateway', 'merchant.pem', '$acquirer_key', app_id => 'DEMO_MINI_APP')"
+sql "SELECT client_id, gateway_url, private_key_file, app_id FROM autodebit_merchant_set('SANDBOX_DEMO_MERCHANT', '$gateway', 'merchant.pem', '$(acquirer_key_b64)', app_id => 'DEMO_MINI_APP')"
 
 step "my.getSiteInfo() in the mini program says which wallet it runs in"
 site=GCASH

@@ -12,54 +12,37 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 pg_config=${PG_CONFIG:-pg_config}
 bindir=$($pg_config --bindir)
 pg_regress=$($pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress
-sandbox=$repo/sandbox/autodebit-sandbox
+sandbox_bin=$repo/sandbox/autodebit-sandbox
 
 work=$(mktemp -d /tmp/autodebit-regress.XXXXXX)
 chmod 755 "$work"
-sandbox_pid=
+. "$repo/scripts/lib.sh"
 cleanup() {
-	[ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
+	stop_all
 	if [ "${status:-1}" -eq 0 ]; then rm -rf "$work"; else echo "regress: kept $work for inspection" >&2; fi
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" -eq 0 ]; then
-	as_server() { runuser -u postgres -- "$@"; }
-	server_user=postgres
-else
-	as_server() { "$@"; }
-	server_user=$(id -un)
-fi
-
 # Keys: one merchant key pair in four encodings, the sandbox's pair, a token data key.
 keys=$work/keys
-mkdir -p "$keys" "$work/public" "$work/log"
+mkdir -p "$keys" "$work/acquirer" "$work/log"
 openssl genrsa -traditional -out "$keys/merchant-pkcs1.pem" 2048 2>/dev/null
 openssl pkcs8 -topk8 -nocrypt -in "$keys/merchant-pkcs1.pem" -out "$keys/merchant-pkcs8.pem"
 openssl rsa -in "$keys/merchant-pkcs1.pem" -outform DER -traditional 2>/dev/null | base64 -w0 > "$keys/merchant-pkcs1.b64"
 openssl pkcs8 -topk8 -nocrypt -in "$keys/merchant-pkcs1.pem" -outform DER | base64 -w0 > "$keys/merchant-pkcs8.b64"
-openssl rsa -in "$keys/merchant-pkcs1.pem" -pubout -out "$work/public/merchant.pub" 2>/dev/null
+openssl rsa -in "$keys/merchant-pkcs1.pem" -pubout -out "$work/acquirer/merchant.pub" 2>/dev/null
 echo "this is not a key" > "$keys/not-a-key.pem"
 cp "$keys/merchant-pkcs8.pem" "$keys/world-readable.pem"
 openssl rand -hex 32 > "$keys/data-1.key"
-openssl genrsa -out "$work/public/sandbox.pem" 2048 2>/dev/null
-openssl rsa -in "$work/public/sandbox.pem" -pubout -out "$work/public/sandbox.pub" 2>/dev/null
+openssl genrsa -out "$work/acquirer/sandbox.pem" 2048 2>/dev/null
+openssl rsa -in "$work/acquirer/sandbox.pem" -pubout -out "$work/acquirer/sandbox.pub" 2>/dev/null
 chmod 600 "$keys"/*
-chmod 644 "$keys/world-readable.pem" "$work/public"/*
+chmod 644 "$keys/world-readable.pem" "$work/acquirer"/*
 chown -R "$server_user" "$work"
 chmod 700 "$keys"
 
 # The sandbox acquirer on a free loopback port.
-"$sandbox" --listen 127.0.0.1:0 --merchant-public-key "$work/public/merchant.pub" \
-	--private-key "$work/public/sandbox.pem" --settle-ms 500 --seed 7 --verbose \
-	> "$work/sandbox.out" 2> "$work/sandbox.log" &
-sandbox_pid=$!
-for _ in $(seq 100); do
-	grep -q listening "$work/sandbox.out" 2>/dev/null && break
-	sleep 0.1
-done
-gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/sandbox.out")
-[ -n "$gateway" ] || { echo "regress: the sandbox did not start" >&2; cat "$work/sandbox.log" >&2; exit 1; }
+start_sandbox --settle-ms 500 --seed 7 --verbose
 
 # Server settings for the temporary instance; autodebit_test.* hand facts to the tests.
 cat > "$work/regress.conf" <<EOF
@@ -71,8 +54,8 @@ log_statement = 'all'
 log_min_error_statement = 'error'
 max_connections = 40
 autodebit_test.gateway = '$gateway'
-autodebit_test.acquirer_key_b64 = '$(grep -v -- ----- "$work/public/sandbox.pub" | tr -d '\n')'
-autodebit_test.acquirer_key_pem_file = '$work/public/sandbox.pub'
+autodebit_test.acquirer_key_b64 = '$(acquirer_key_b64)'
+autodebit_test.acquirer_key_pem_file = '$work/acquirer/sandbox.pub'
 autodebit_test.log_file = '$work/log/postgresql.log'
 autodebit_test.bindir = '$bindir'
 EOF

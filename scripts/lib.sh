@@ -1,0 +1,81 @@
+# Shared shell functions for the demo, the tests and the benchmarks: keys, the sandbox
+# acquirer, a private PostgreSQL cluster.  Source it; it defines functions only.
+#
+# Each function works in the directory $work (set by the caller) and, as root, runs the
+# PostgreSQL server as the unprivileged "postgres" user (PostgreSQL refuses root).
+
+ad_bindir=$(pg_config --bindir)
+
+if [ "$(id -u)" -eq 0 ]; then
+	as_server() { runuser -u postgres -- "$@"; }
+	server_user=postgres
+else
+	as_server() { "$@"; }
+	server_user=$(id -un)
+fi
+
+# Make $work/keys (merchant.pem, data-1.key: the server's) and $work/acquirer
+# (merchant.pub for the sandbox, sandbox.pem/.pub: the acquirer's pair).
+make_keys() {
+	mkdir -p "$work/keys" "$work/acquirer"
+	openssl genrsa -out "$work/keys/merchant.pem" 2048 2>/dev/null
+	openssl rsa -in "$work/keys/merchant.pem" -pubout -out "$work/acquirer/merchant.pub" 2>/dev/null
+	openssl genrsa -out "$work/acquirer/sandbox.pem" 2048 2>/dev/null
+	openssl rsa -in "$work/acquirer/sandbox.pem" -pubout -out "$work/acquirer/sandbox.pub" 2>/dev/null
+	openssl rand -hex 32 > "$work/keys/data-1.key"
+	chmod 600 "$work/keys"/*
+}
+
+# The acquirer public key as one line of bare base64.
+acquirer_key_b64() {
+	grep -v -- ----- "$work/acquirer/sandbox.pub" | tr -d '\n'
+}
+
+# Start the sandbox on a free loopback port with extra flags; sets sandbox_pid and gateway.
+start_sandbox() {
+	"${sandbox_bin:-sandbox/autodebit-sandbox}" --listen 127.0.0.1:0 \
+		--merchant-public-key "$work/acquirer/merchant.pub" \
+		--private-key "$work/acquirer/sandbox.pem" "$@" \
+		> "$work/sandbox.out" 2> "$work/sandbox.log" &
+	sandbox_pid=$!
+	for _ in $(seq 100); do
+		grep -q listening "$work/sandbox.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/sandbox.out")
+	if [ -z "$gateway" ]; then
+		echo "the sandbox did not start:" >&2
+		cat "$work/sandbox.log" >&2
+		return 1
+	fi
+}
+
+# initdb and start a private cluster in $work/data on a Unix socket in $work, with
+# autodebit.key_directory = $work/keys and any extra settings given as arguments.
+start_cluster() {
+	chown -R "$server_user" "$work"
+	as_server "$ad_bindir/initdb" -D "$work/data" -A trust -U postgres >/dev/null
+	{
+		echo "listen_addresses = ''"
+		echo "port = ${cluster_port:-5499}"
+		echo "unix_socket_directories = '$work'"
+		echo "autodebit.key_directory = '$work/keys'"
+		for setting in "$@"; do echo "$setting"; done
+	} >> "$work/data/postgresql.conf"
+	as_server "$ad_bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+}
+
+# psql against the private cluster.
+cluster_psql() {
+	as_server "$ad_bindir/psql" -X -h "$work" -p "${cluster_port:-5499}" -U postgres -d postgres \
+		-v ON_ERROR_STOP=1 "$@"
+}
+
+# Stop what start_sandbox and start_cluster started.
+stop_all() {
+	[ -n "${sandbox_pid:-}" ] && kill "$sandbox_pid" 2>/dev/null
+	if [ -f "$work/data/postmaster.pid" ]; then
+		as_server "$ad_bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1
+	fi
+	return 0
+}
