@@ -31,21 +31,24 @@ acquirer_key_b64() {
 	grep -v -- ----- "$work/acquirer/sandbox.pub" | tr -d '\n'
 }
 
-# Start the sandbox on a free loopback port with extra flags; sets sandbox_pid and gateway.
+# Start a sandbox on a free loopback port with extra flags; sets gateway (its URL) and
+# sandbox_pid, and adds the pid to sandbox_pids.  Output goes to $work/${sandbox_name}.out|.log.
 start_sandbox() {
+	local name=${sandbox_name:-sandbox}
 	"${sandbox_bin:-sandbox/autodebit-sandbox}" --listen 127.0.0.1:0 \
 		--merchant-public-key "$work/acquirer/merchant.pub" \
 		--private-key "$work/acquirer/sandbox.pem" "$@" \
-		> "$work/sandbox.out" 2> "$work/sandbox.log" &
+		> "$work/$name.out" 2> "$work/$name.log" &
 	sandbox_pid=$!
+	sandbox_pids="${sandbox_pids:-} $sandbox_pid"
 	for _ in $(seq 100); do
-		grep -q listening "$work/sandbox.out" 2>/dev/null && break
+		grep -q listening "$work/$name.out" 2>/dev/null && break
 		sleep 0.1
 	done
-	gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/sandbox.out")
+	gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/$name.out")
 	if [ -z "$gateway" ]; then
 		echo "the sandbox did not start:" >&2
-		cat "$work/sandbox.log" >&2
+		cat "$work/$name.log" >&2
 		return 1
 	fi
 }
@@ -73,7 +76,7 @@ cluster_psql() {
 
 # Stop what start_sandbox and start_cluster started.
 stop_all() {
-	[ -n "${sandbox_pid:-}" ] && kill "$sandbox_pid" 2>/dev/null
+	for pid in ${sandbox_pids:-}; do kill "$pid" 2>/dev/null; done
 	if [ -f "$work/data/postmaster.pid" ]; then
 		as_server "$ad_bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1
 	fi

@@ -2,6 +2,7 @@
 -- The sandbox acquirer runs for the whole suite; autodebit_test.* settings say where.
 \set VERBOSITY terse
 CREATE SCHEMA test;
+GRANT USAGE ON SCHEMA test TO PUBLIC;   -- the helpers, for tests that SET ROLE
 
 -- Quote a string for sh -c.
 CREATE FUNCTION test.shq(s text) RETURNS text LANGUAGE sql IMMUTABLE AS
@@ -53,7 +54,7 @@ DECLARE
 BEGIN
 	SELECT c.auth_url INTO url
 	FROM autodebit_consult(customer_ref, wallet, 'https://merchant.example/back', merchant => merchant) c;
-	redirect := test.sh(format('curl -sS -o /dev/null -w %s %s', test.shq('%{redirect_url}'),
+	redirect := test.sh(format('curl -sSk -o /dev/null -w %s %s', test.shq('%{redirect_url}'),
 		test.shq(url || '&decision=agree' || coalesce('&user=' || login, ''))));
 	auth_state := substring(redirect from 'authState=([^&]+)');
 	auth_code := substring(redirect from 'authCode=([^&]+)');
@@ -73,6 +74,19 @@ BEGIN
 	RETURN 'no error';
 EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+-- The same with the error's DETAIL.
+CREATE FUNCTION test.err_detail(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
+BEGIN
+	EXECUTE q;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || SQLERRM || ' / ' || detail;
 END
 $$;
 

@@ -3,7 +3,6 @@
 CREATE ROLE app_backend LOGIN IN ROLE autodebit_user;
 CREATE ROLE billing_admin LOGIN IN ROLE autodebit_admin;
 CREATE ROLE outsider LOGIN;
-GRANT USAGE ON SCHEMA test TO PUBLIC;   -- the test helpers, not autodebit
 SELECT a.status FROM test.authorize('hank', login => 'hank-wallet') t,
 	 LATERAL autodebit_apply_token(t.auth_state, t.auth_code) a;
 

@@ -41,8 +41,16 @@ chmod 644 "$keys/world-readable.pem" "$work/acquirer"/*
 chown -R "$server_user" "$work"
 chmod 700 "$keys"
 
-# The sandbox acquirer on a free loopback port.
+# The sandbox acquirer on a free loopback port, and a second one serving HTTPS with a
+# self-signed certificate (for the TLS verification test).
 start_sandbox --settle-ms 500 --seed 7 --verbose
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/acquirer/tls.key" -out "$work/acquirer/tls.crt" \
+	-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+chmod 644 "$work/acquirer/tls.crt"
+plain_gateway=$gateway
+sandbox_name=sandbox-tls start_sandbox --tls-cert "$work/acquirer/tls.crt" --tls-key "$work/acquirer/tls.key"
+tls_gateway=$gateway
+gateway=$plain_gateway
 
 # Server settings for the temporary instance; autodebit_test.* hand facts to the tests.
 cat > "$work/regress.conf" <<EOF
@@ -54,6 +62,8 @@ log_statement = 'all'
 log_min_error_statement = 'error'
 max_connections = 40
 autodebit_test.gateway = '$gateway'
+autodebit_test.tls_gateway = '$tls_gateway'
+autodebit_test.tls_ca_file = '$work/acquirer/tls.crt'
 autodebit_test.acquirer_key_b64 = '$(acquirer_key_b64)'
 autodebit_test.acquirer_key_pem_file = '$work/acquirer/sandbox.pub'
 autodebit_test.log_file = '$work/log/postgresql.log'

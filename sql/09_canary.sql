@@ -6,7 +6,7 @@
 SHOW log_statement;
 
 -- make sure this run has tokens to leak: one more agreement, a refresh-token-bearing answer
-SELECT a.status FROM test.authorize('ivy', login => 'ivy-wallet') t,
+SELECT a.status FROM test.authorize('ivy', login => 'ivy-wallet', merchant => 'SANDBOX_SUITE') t,
 	 LATERAL autodebit_apply_token(t.auth_state, t.auth_code) a;
 SELECT count(*) > 0 AS have_agreements, bool_and(refresh_token_enc IS NOT NULL) AS all_have_refresh
 FROM autodebit.agreement;
