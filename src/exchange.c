@@ -91,7 +91,11 @@ jb_object(JsonbContainer *c, const char *key)
 static bool
 json_valid(char *text, size_t len)
 {
+#if PG_VERSION_NUM >= 170000
+	JsonLexContext *lex = makeJsonLexContextCstringLen(NULL, text, len, GetDatabaseEncoding(), true);
+#else
 	JsonLexContext *lex = makeJsonLexContextCstringLen(text, (int) len, GetDatabaseEncoding(), true);
+#endif
 
 	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
