@@ -20,6 +20,16 @@ int			autodebit_timeout_ms = 15000;
 int			autodebit_max_response_bytes = 1024 * 1024;
 int			autodebit_data_key_version = 1;
 bool		autodebit_journal_enabled = true;
+int			autodebit_refresh_window_s = 3600;
+int			autodebit_close_grace_s = 120;
+int			autodebit_cancel_after_s = 600;
+int			autodebit_orphan_policy = 0;
+
+static const struct config_enum_entry orphan_policies[] = {
+	{"cancel", 0, false},
+	{"keep", 1, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -62,6 +72,24 @@ _PG_init(void)
 							 "Turning it off loses the ability to find debits whose transaction rolled back.",
 							 &autodebit_journal_enabled, true,
 							 PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.token_refresh_window",
+							"autodebit_pay refreshes an access token that expires within this many seconds.",
+							NULL, &autodebit_refresh_window_s, 3600, 0, 30 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.order_close_grace",
+							"After this long, a payment the acquirer says does not exist is taken as never received.",
+							"Antom closes an auto-debit payment one minute after it is sent.",
+							&autodebit_close_grace_s, 120, 61, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.cancel_unknown_after",
+							"autodebit_reconcile cancels a payment still unknown or processing this long after it was sent.",
+							NULL, &autodebit_cancel_after_s, 600, 60, 7 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomEnumVariable("autodebit.orphan_policy",
+							 "What autodebit_reconcile does with a debit whose transaction rolled back: cancel or keep.",
+							 "cancel gives the user the money back; keep records the payment as an orphan SUCCESS.",
+							 &autodebit_orphan_policy, 0, orphan_policies,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("autodebit");
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

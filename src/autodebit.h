@@ -63,6 +63,12 @@ extern bytea *vault_fingerprint(const char *plain, size_t len);
 
 /* journal.c */
 extern void journal_append(const char *client_id, const char *api, const char *request_id,
-						   const char *body, size_t body_len);
+						   const char *body, size_t body_len, const char *meta);
+
+/* exchange.c: reading JSON without raising on what an outsider sent */
+struct JsonbContainer;
+extern bool json_valid(char *text, size_t len);
+extern char *jb_string(struct JsonbContainer *c, const char *key);
+extern struct JsonbContainer *jb_object(struct JsonbContainer *c, const char *key);
 
 #endif							/* AUTODEBIT_H */

@@ -64,7 +64,7 @@ enum
 };
 
 /* A string member of a JSONB object as a palloc'd C string, or NULL. */
-static char *
+char *
 jb_string(JsonbContainer *c, const char *key)
 {
 	JsonbValue	v;
@@ -76,7 +76,7 @@ jb_string(JsonbContainer *c, const char *key)
 }
 
 /* An object member of a JSONB object, or NULL. */
-static JsonbContainer *
+JsonbContainer *
 jb_object(JsonbContainer *c, const char *key)
 {
 	JsonbValue	v;
@@ -88,7 +88,7 @@ jb_object(JsonbContainer *c, const char *key)
 }
 
 /* Does text parse as JSON?  Checked without raising, so no answer text reaches a log. */
-static bool
+bool
 json_valid(char *text, size_t len)
 {
 #if PG_VERSION_NUM >= 170000
@@ -132,7 +132,8 @@ seal_token(const char *token, const char *aad_base, const char *suffix, bool *is
 }
 
 /* SQL: autodebit._exchange(client_id, gateway_url, private_key_file, acquirer_public_key,
- *		key_version, api, request_id, body, secret, secret_aad, seal_aad) -> exchange_result */
+ *		key_version, api, request_id, body, secret, secret_aad, seal_aad, journal_meta)
+ *		-> exchange_result */
 Datum
 autodebit_exchange(PG_FUNCTION_ARGS)
 {
@@ -213,7 +214,9 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 
 	/* Nothing that moves money leaves before it is on disk (DESIGN §4.2). */
 	if (apis[api_index].money)
-		journal_append(client_id, api, request_id, template, strlen(template));
+		journal_append(client_id, api, request_id, template, strlen(template),
+					   PG_ARGISNULL(11) ? NULL :
+					   JsonbToCString(NULL, &PG_GETARG_JSONB_P(11)->root, VARSIZE(PG_GETARG_JSONB_P(11))));
 
 	gettimeofday(&tv, NULL);
 	snprintf(rtime, sizeof(rtime), "%lld", (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000);
