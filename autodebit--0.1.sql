@@ -704,35 +704,16 @@ BEGIN
 END
 $$;
 
--- Finish an authorization: exchange the authCode for tokens (sealed in C) and store the agreement.
-CREATE FUNCTION autodebit_apply_token(auth_state text, auth_code text) RETURNS autodebit.agreements
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- Exchange an authCode for tokens (sealed in C) and store the agreement of a consult session;
+-- raises when the acquirer does not give tokens.  Returns the new agreement's id.
+CREATE FUNCTION autodebit._apply_token(s autodebit.consult_session, auth_code text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-	s autodebit.consult_session;
 	m autodebit.merchant;
 	agreement_id bigint;
 	x autodebit.exchange_result;
 BEGIN
-	PERFORM autodebit._check_text('auth_state', auth_state, 256);
-	PERFORM autodebit._check_text('auth_code', auth_code, 128);
-	SELECT * INTO s FROM autodebit.consult_session cs WHERE cs.auth_state = auth_state FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown auth_state'
-			USING ERRCODE = 'ZD202',
-				  DETAIL = 'No autodebit_consult() call produced this auth_state.',
-				  HINT = 'Pass back the authState the wallet returned, unchanged.';
-	END IF;
-	IF s.used_at IS NOT NULL THEN
-		RAISE EXCEPTION 'auth_state has already been used'
-			USING ERRCODE = 'ZD203', DETAIL = format('It created agreement %s.', s.agreement_id),
-				  HINT = 'Start a new authorization with autodebit_consult().';
-	END IF;
-	IF s.expires_at < now() THEN
-		RAISE EXCEPTION 'auth_state has expired'
-			USING ERRCODE = 'ZD203', DETAIL = format('It expired at %s.', s.expires_at),
-				  HINT = 'Start a new authorization with autodebit_consult().';
-	END IF;
 	SELECT * INTO m FROM autodebit.merchant WHERE id = s.merchant_id;
 
 	agreement_id := nextval(pg_get_serial_sequence('autodebit.agreement', 'id'));
@@ -761,6 +742,38 @@ BEGIN
 			x.body->>'userLoginId', s.auth_state);
 	UPDATE autodebit.consult_session cs SET used_at = now(), agreement_id = agreement_id
 	WHERE cs.auth_state = s.auth_state;
+	RETURN agreement_id;
+END
+$$;
+
+-- Finish an authorization: exchange the authCode for tokens (sealed in C) and store the agreement.
+CREATE FUNCTION autodebit_apply_token(auth_state text, auth_code text) RETURNS autodebit.agreements
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	s autodebit.consult_session;
+	agreement_id bigint;
+BEGIN
+	PERFORM autodebit._check_text('auth_state', auth_state, 256);
+	PERFORM autodebit._check_text('auth_code', auth_code, 128);
+	SELECT * INTO s FROM autodebit.consult_session cs WHERE cs.auth_state = auth_state FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown auth_state'
+			USING ERRCODE = 'ZD202',
+				  DETAIL = 'No autodebit_consult() call produced this auth_state.',
+				  HINT = 'Pass back the authState the wallet returned, unchanged.';
+	END IF;
+	IF s.used_at IS NOT NULL THEN
+		RAISE EXCEPTION 'auth_state has already been used'
+			USING ERRCODE = 'ZD203', DETAIL = format('It created agreement %s.', s.agreement_id),
+				  HINT = 'Start a new authorization with autodebit_consult().';
+	END IF;
+	IF s.expires_at < now() THEN
+		RAISE EXCEPTION 'auth_state has expired'
+			USING ERRCODE = 'ZD203', DETAIL = format('It expired at %s.', s.expires_at),
+				  HINT = 'Start a new authorization with autodebit_consult().';
+	END IF;
+	agreement_id := autodebit._apply_token(s, auth_code);
 	RETURN autodebit._agreement_row(agreement_id);
 END
 $$;
@@ -938,12 +951,467 @@ BEGIN
 END
 $$;
 
+---------------------------------------------------------------------------
+-- The payment lifecycle: inquire, cancel, refund, refresh, reconcile, notifications
+---------------------------------------------------------------------------
+
+-- A payment by its paymentRequestId, locked, with its merchant; raises when unknown.
+CREATE FUNCTION autodebit._payment_by_request_id(payment_request_id text, OUT p autodebit.payment,
+		OUT m autodebit.merchant)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM autodebit._check_text('payment_request_id', payment_request_id, 64);
+	SELECT * INTO p FROM autodebit.payment t WHERE t.payment_request_id = payment_request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown payment_request_id "%"', payment_request_id
+			USING ERRCODE = 'ZD206', HINT = 'Use the payment_request_id of a row of autodebit.payments.';
+	END IF;
+	SELECT * INTO m FROM autodebit.merchant WHERE id = p.merchant_id;
+END
+$$;
+
+-- Ask the acquirer about one payment and record what it says.
+CREATE FUNCTION autodebit._inquire(m autodebit.merchant, p autodebit.payment) RETURNS autodebit.payment
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	res autodebit.exchange_result;
+BEGIN
+	IF p.status = 'QUEUED' THEN
+		RETURN p;				-- never sent: nothing to ask
+	END IF;
+	res := autodebit._call(m, 'inquiryPayment', p.payment_request_id,
+						   jsonb_build_object('paymentRequestId', p.payment_request_id));
+	PERFORM autodebit._apply_inquiry(p, res);
+	SELECT * INTO p FROM autodebit.payment WHERE id = p.id;
+	RETURN p;
+END
+$$;
+
+-- Cancel one payment at the acquirer.  Returns the acquirer's answer; records CANCELLED on S.
+CREATE FUNCTION autodebit._cancel(m autodebit.merchant, p autodebit.payment) RETURNS autodebit.exchange_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	res autodebit.exchange_result;
+BEGIN
+	res := autodebit._call(m, 'cancel', p.payment_request_id,
+						   jsonb_build_object('paymentRequestId', p.payment_request_id));
+	IF res.outcome = 'S' THEN
+		PERFORM autodebit._set_payment_status(p.id, 'CANCELLED', 'CANCELLED', 'cancelled at the acquirer');
+	ELSIF res.outcome = 'F' AND res.result_code = 'ORDER_NOT_EXIST' THEN
+		PERFORM autodebit._apply_inquiry(p, res);	-- never received, once past the grace period
+	END IF;
+	RETURN res;
+END
+$$;
+
+-- Ask the acquirer what became of a payment (inquiryPayment) and record it.
+CREATE FUNCTION autodebit_inquire(payment_request_id text) RETURNS autodebit.payments
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f record;
+BEGIN
+	f := autodebit._payment_by_request_id(payment_request_id);
+	PERFORM autodebit._inquire(f.m, f.p);
+	RETURN autodebit._payment_row((f.p).id);
+END
+$$;
+
+-- Cancel a payment: the acquirer closes it and, if it was paid, gives the money back.
+CREATE FUNCTION autodebit_cancel(payment_request_id text) RETURNS autodebit.payments
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f record;
+	res autodebit.exchange_result;
+BEGIN
+	f := autodebit._payment_by_request_id(payment_request_id);
+	IF (f.p).status IN ('CANCELLED', 'FAIL') THEN
+		RETURN autodebit._payment_row((f.p).id);		-- nothing to cancel
+	END IF;
+	IF (f.p).status = 'QUEUED' THEN
+		PERFORM autodebit._set_payment_status((f.p).id, 'CANCELLED', 'CANCELLED', 'cancelled before sending');
+		RETURN autodebit._payment_row((f.p).id);
+	END IF;
+	res := autodebit._cancel(f.m, f.p);
+	IF res.outcome = 'S' OR (res.outcome = 'F' AND res.result_code = 'ORDER_NOT_EXIST'
+							 AND (SELECT status FROM autodebit.payment WHERE id = (f.p).id) = 'FAIL') THEN
+		RETURN autodebit._payment_row((f.p).id);
+	ELSIF res.outcome = 'F' AND res.result_code = 'CANCEL_WINDOW_EXCEED' THEN
+		RAISE EXCEPTION 'payment "%" can no longer be cancelled', payment_request_id
+			USING ERRCODE = 'ZD303', DETAIL = 'The acquirer''s cancel window has passed.',
+				  HINT = format('Refund it instead: autodebit_refund(%L, %s).', payment_request_id,
+								(f.p).amount_minor - (f.p).refunded_minor);
+	END IF;
+	PERFORM autodebit._raise_not_done('cancel', res, 'The payment is unchanged. Call autodebit_cancel() again.');
+	RETURN NULL;
+END
+$$;
+
+-- Record a refund or inquiryRefund answer on its refund; a FAIL releases the reserved amount.
+CREATE FUNCTION autodebit._set_refund_status(rid bigint, new_status text, code text, message text,
+		antom_refund_id text, refunded_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r autodebit.refund;
+BEGIN
+	UPDATE autodebit.refund t SET status = new_status, result_code = coalesce(code, t.result_code),
+		   result_message = coalesce(message, t.result_message),
+		   refund_id = coalesce(antom_refund_id, t.refund_id),
+		   refund_time = CASE WHEN new_status = 'SUCCESS' THEN coalesce(refunded_at, now()) END,
+		   updated_at = now()
+	WHERE t.id = rid AND t.status IN ('SENDING', 'PROCESSING', 'UNKNOWN')
+	RETURNING * INTO r;
+	IF FOUND AND new_status = 'FAIL' THEN
+		UPDATE autodebit.payment p SET refunded_minor = p.refunded_minor - r.amount_minor, updated_at = now()
+		WHERE p.id = r.payment_row_id;
+	END IF;
+	RETURN FOUND;
+END
+$$;
+
+-- Send (or re-send) a refund's request and record the answer.
+CREATE FUNCTION autodebit._send_refund(m autodebit.merchant, r autodebit.refund) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	res autodebit.exchange_result;
+BEGIN
+	res := autodebit._call(m, 'refund', r.refund_request_id, r.request_body,
+						   meta => jsonb_build_object('merchantId', m.id, 'paymentRowId', r.payment_row_id,
+													  'seq', r.seq));
+	PERFORM autodebit._set_refund_status(r.id,
+		CASE res.outcome WHEN 'S' THEN 'SUCCESS' WHEN 'F' THEN 'FAIL'
+			WHEN 'U' THEN CASE WHEN res.result_code = 'REFUND_IN_PROCESS' THEN 'PROCESSING' ELSE 'UNKNOWN' END
+			ELSE 'UNKNOWN' END,
+		res.result_code, coalesce(res.result_message, res.error), res.body->>'refundId',
+		(res.body->>'refundTime')::timestamptz);
+END
+$$;
+
+-- Refund part or all of a successful payment, at most what was paid, idempotently.
+CREATE FUNCTION autodebit_refund(payment_request_id text, amount_minor bigint, reason text DEFAULT NULL)
+	RETURNS autodebit.refunds
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	f record;
+	p autodebit.payment;
+	r autodebit.refund;
+	seq integer;
+	rrid text;
+BEGIN
+	IF amount_minor IS NULL OR amount_minor <= 0 THEN
+		RAISE EXCEPTION 'amount_minor must be a positive number of minor units' USING ERRCODE = '22003';
+	END IF;
+	IF reason IS NOT NULL THEN
+		PERFORM autodebit._check_text('reason', reason, 256);
+	END IF;
+	f := autodebit._payment_by_request_id(payment_request_id);
+	p := f.p;
+	IF p.status <> 'SUCCESS' THEN
+		RAISE EXCEPTION 'payment "%" is %, not SUCCESS', payment_request_id, p.status
+			USING ERRCODE = 'ZD207', HINT = 'Only a successful payment can be refunded.';
+	END IF;
+
+	-- an unfinished refund of this payment is re-sent as it was, not doubled
+	SELECT * INTO r FROM autodebit.refund t
+	WHERE t.payment_row_id = p.id AND t.status IN ('SENDING', 'PROCESSING', 'UNKNOWN')
+	ORDER BY t.seq LIMIT 1;
+	IF FOUND THEN
+		IF r.amount_minor <> amount_minor THEN
+			RAISE EXCEPTION 'payment "%" has an unfinished refund of %', payment_request_id, r.amount_minor
+				USING ERRCODE = 'ZD103', HINT = 'Settle it first with autodebit_inquire_refund().';
+		END IF;
+	ELSE
+		IF p.refunded_minor + amount_minor > p.amount_minor THEN
+			RAISE EXCEPTION 'refunds of payment "%" would exceed the amount paid', payment_request_id
+				USING ERRCODE = 'ZD208',
+					  DETAIL = format('Paid %s, already refunded %s, asked %s.', p.amount_minor,
+									  p.refunded_minor, amount_minor);
+		END IF;
+		SELECT coalesce(max(t.seq), 0) + 1 INTO seq FROM autodebit.refund t WHERE t.payment_row_id = p.id;
+		rrid := 'rf_' || left(encode(sha256(convert_to(payment_request_id, 'UTF8')), 'hex'), 40) || '_' || seq;
+		UPDATE autodebit.payment t SET refunded_minor = t.refunded_minor + amount_minor, updated_at = now()
+		WHERE t.id = p.id;
+		INSERT INTO autodebit.refund (merchant_id, payment_row_id, payment_request_id, refund_request_id, seq,
+									  amount_minor, currency, reason, status, request_body)
+		VALUES (p.merchant_id, p.id, p.payment_request_id, rrid, seq, amount_minor, p.currency, reason, 'SENDING',
+				jsonb_strip_nulls(jsonb_build_object(
+					'refundRequestId', rrid,
+					'paymentId', p.payment_id,
+					'refundAmount', jsonb_build_object('currency', p.currency, 'value', amount_minor::text),
+					'refundReason', reason,
+					'refundNotifyUrl', f.m.payment_notify_url)))
+		RETURNING * INTO r;
+	END IF;
+	PERFORM autodebit._send_refund(f.m, r);
+	RETURN (SELECT v FROM autodebit.refunds v WHERE v.id = r.id);
+END
+$$;
+
+-- Ask the acquirer what became of a refund (inquiryRefund) and record it.
+CREATE FUNCTION autodebit_inquire_refund(refund_request_id text) RETURNS autodebit.refunds
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	r autodebit.refund;
+	m autodebit.merchant;
+	res autodebit.exchange_result;
+	st text;
+BEGIN
+	PERFORM autodebit._check_text('refund_request_id', refund_request_id, 64);
+	SELECT * INTO r FROM autodebit.refund t WHERE t.refund_request_id = refund_request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown refund_request_id "%"', refund_request_id USING ERRCODE = 'ZD206';
+	END IF;
+	SELECT * INTO m FROM autodebit.merchant WHERE id = r.merchant_id;
+	res := autodebit._call(m, 'inquiryRefund', r.refund_request_id,
+						   jsonb_build_object('refundRequestId', r.refund_request_id));
+	st := res.body->>'refundStatus';
+	IF res.outcome = 'S' AND st IN ('SUCCESS', 'FAIL', 'PROCESSING') THEN
+		PERFORM autodebit._set_refund_status(r.id, st, CASE WHEN st = 'SUCCESS' THEN 'SUCCESS' ELSE st END,
+											 NULL, res.body->>'refundId', (res.body->>'refundTime')::timestamptz);
+	END IF;
+	RETURN (SELECT v FROM autodebit.refunds v WHERE v.id = r.id);
+END
+$$;
+
+-- Refresh a customer's access token now (applyToken with the refresh token).
+CREATE FUNCTION autodebit_refresh_token(customer_ref text, customer_belongs_to text DEFAULT NULL,
+		merchant text DEFAULT NULL) RETURNS autodebit.agreements
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	m autodebit.merchant;
+	wallet text;
+	a autodebit.agreement;
+	outcome text;
+BEGIN
+	PERFORM autodebit._check_text('customer_ref', customer_ref, 64);
+	IF customer_belongs_to IS NOT NULL THEN
+		wallet := autodebit._wallet(customer_belongs_to);
+	END IF;
+	m := autodebit._merchant(merchant);
+	a := autodebit._active_agreement(m.id, customer_ref, wallet);
+	outcome := autodebit._refresh(m, a);
+	IF outcome = 'unknown' THEN
+		RAISE EXCEPTION 'the outcome of refreshing the token of customer "%" is unknown', customer_ref
+			USING ERRCODE = 'ZD302', HINT = 'The agreement is unchanged. Call autodebit_refresh_token() again.';
+	END IF;
+	-- 'expired' is returned, not raised, so that the EXPIRED status is kept
+	RETURN autodebit._agreement_row(a.id);
+END
+$$;
+
+-- Settle everything left open: inquire unknown and processing payments (with back-off),
+-- cancel those open past autodebit.cancel_unknown_after, adopt orphans from the send journal
+-- (requests that went out but whose transaction rolled back), and expire dead agreements.
+CREATE FUNCTION autodebit_reconcile(
+		OUT inquired integer, OUT resolved integer, OUT still_open integer, OUT cancelled integer,
+		OUT orphans_adopted integer, OUT orphans_cancelled integer, OUT agreements_expired integer)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p autodebit.payment;
+	m autodebit.merchant;
+	j record;
+	cursor_at bigint;
+	stop_at bigint;
+	res autodebit.exchange_result;
+	cancel_after interval := coalesce(current_setting('autodebit.cancel_unknown_after', true), '600s')::interval;
+	grace interval := coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval;
+	keep_orphans boolean := coalesce(current_setting('autodebit.orphan_policy', true), 'cancel') = 'keep';
+BEGIN
+	inquired := 0; resolved := 0; still_open := 0; cancelled := 0;
+	orphans_adopted := 0; orphans_cancelled := 0; agreements_expired := 0;
+
+	-- 1. orphans: journal lines whose transaction ended without leaving a payment row
+	SELECT offset_bytes INTO cursor_at FROM autodebit.journal_cursor FOR UPDATE;
+	stop_at := NULL;
+	FOR j IN SELECT * FROM autodebit._journal_read(cursor_at, 10000) ORDER BY line_start LOOP
+		IF pg_xact_status(j.xid) = 'in progress' OR j.at > now() - grace THEN
+			stop_at := coalesce(stop_at, j.line_start);	-- come back to it later
+			CONTINUE;
+		END IF;
+		IF stop_at IS NULL THEN
+			cursor_at := j.line_end;
+		END IF;
+		CONTINUE WHEN j.api <> 'pay'
+			OR EXISTS (SELECT FROM autodebit.payment t WHERE t.payment_request_id = j.request_id);
+		SELECT * INTO m FROM autodebit.merchant t WHERE t.client_id = j.client_id;
+		CONTINUE WHEN NOT FOUND;
+		INSERT INTO autodebit.payment (merchant_id, payment_request_id, order_ref, attempt, customer_ref,
+									   customer_belongs_to, agreement_id, amount_minor, currency, description,
+									   status, request_body, token_enc, token_aad, is_orphan, sent_at)
+		SELECT m.id, j.request_id, j.body->'order'->>'referenceOrderId', (j.meta->>'attempt')::int,
+			   j.meta->>'customerRef', a.customer_belongs_to, a.id,
+			   (j.body->'paymentAmount'->>'value')::bigint, j.body->'paymentAmount'->>'currency',
+			   j.body->'order'->>'orderDescription', 'UNKNOWN', j.body, a.access_token_enc,
+			   'agreement:' || a.id || ':access', true, j.at
+		FROM autodebit.agreement a WHERE a.id = (j.meta->>'agreementId')::bigint
+		ON CONFLICT DO NOTHING
+		RETURNING * INTO p;
+		CONTINUE WHEN p.id IS NULL;
+		orphans_adopted := orphans_adopted + 1;
+		p := autodebit._inquire(m, p);
+		IF NOT keep_orphans AND p.status IN ('SUCCESS', 'PROCESSING', 'UNKNOWN') THEN
+			res := autodebit._cancel(m, p);
+			IF res.outcome = 'S' THEN
+				orphans_cancelled := orphans_cancelled + 1;
+			END IF;
+		END IF;
+		p := NULL;
+	END LOOP;
+	UPDATE autodebit.journal_cursor SET offset_bytes = coalesce(stop_at, cursor_at);
+
+	-- 2. payments whose outcome is not known yet, when their next check is due
+	FOR p IN SELECT * FROM autodebit.payment t
+			 WHERE t.status IN ('SENDING', 'PROCESSING', 'UNKNOWN')
+			   AND coalesce(t.next_check_at, t.updated_at) <= now()
+			 ORDER BY t.next_check_at NULLS FIRST LIMIT 1000
+			 FOR UPDATE SKIP LOCKED LOOP
+		SELECT * INTO m FROM autodebit.merchant WHERE id = p.merchant_id;
+		inquired := inquired + 1;
+		p := autodebit._inquire(m, p);
+		IF p.status IN ('SUCCESS', 'FAIL', 'CANCELLED') THEN
+			resolved := resolved + 1;
+		ELSIF coalesce(p.sent_at, p.created_at) < now() - cancel_after THEN
+			res := autodebit._cancel(m, p);
+			IF res.outcome = 'S' THEN
+				cancelled := cancelled + 1;
+			ELSE
+				still_open := still_open + 1;
+			END IF;
+		ELSE
+			still_open := still_open + 1;
+		END IF;
+	END LOOP;
+
+	-- 3. agreements nothing can refresh any more
+	WITH dead AS (
+		UPDATE autodebit.agreement a SET status = 'EXPIRED', ended_at = now(), updated_at = now(),
+			   end_reason = 'the access token expired and no valid refresh token remains'
+		WHERE a.status = 'ACTIVE' AND a.access_token_expires_at < now()
+		  AND (a.refresh_token_enc IS NULL OR a.refresh_token_expires_at < now())
+		RETURNING 1)
+	SELECT count(*) INTO agreements_expired FROM dead;
+END
+$$;
+
+-- The fixed acknowledgement Antom expects from a merchant.
+CREATE FUNCTION autodebit._ack() RETURNS text LANGUAGE sql IMMUTABLE AS
+$$ SELECT '{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}' $$;
+
+-- Verify, record once, and apply a notification from the acquirer; returns the body to answer
+-- with.  A missing or bad signature raises ZD401 and changes nothing.
+CREATE FUNCTION autodebit_handle_notification(path text, client_id text, request_time text,
+		signature text, body text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	m autodebit.merchant;
+	n record;
+	b jsonb;
+	kind text;
+	ntype text;
+	ref text;
+	nid bigint;
+	outcome text := 'ignored';
+	p autodebit.payment;
+	r autodebit.refund;
+	s autodebit.consult_session;
+	st text;
+BEGIN
+	PERFORM autodebit._check_text('client_id', client_id, 64);
+	SELECT * INTO m FROM autodebit.merchant t WHERE t.client_id = client_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'notification for unknown merchant "%"', client_id USING ERRCODE = 'ZD002';
+	END IF;
+	n := autodebit._open_notification(m.acquirer_public_key, path, client_id, request_time, signature, body);
+	IF NOT n.verified THEN
+		RAISE EXCEPTION 'notification signature does not verify'
+			USING ERRCODE = 'ZD401',
+				  DETAIL = 'It was not signed with the acquirer key registered for this merchant, or was altered.',
+				  HINT = 'Nothing was recorded. Check the merchant''s acquirer_public_key and the notify path.';
+	END IF;
+	b := n.body;
+	IF b ? 'authorizationNotifyType' THEN
+		kind := 'notifyAuthorization'; ntype := b->>'authorizationNotifyType'; ref := b->>'authState';
+	ELSIF b->>'notifyType' IN ('PAYMENT_RESULT', 'PAYMENT_PENDING') THEN
+		kind := 'notifyPayment'; ntype := b->>'notifyType'; ref := b->>'paymentRequestId';
+	ELSIF b->>'notifyType' = 'REFUND_RESULT' THEN
+		kind := 'notifyRefund'; ntype := b->>'notifyType'; ref := b->>'refundRequestId';
+	ELSE
+		kind := 'unknown'; ntype := coalesce(b->>'notifyType', b->>'authorizationNotifyType');
+	END IF;
+
+	-- once: a replay has the same bytes
+	INSERT INTO autodebit.notification (merchant_id, path, kind, notify_type, ref, body_sha256, body,
+										access_token_fp, outcome)
+	VALUES (m.id, path, kind, ntype, ref, sha256(convert_to(body, 'UTF8')), b, n.access_token_fp, 'pending')
+	ON CONFLICT (body_sha256) DO NOTHING
+	RETURNING id INTO nid;
+	IF nid IS NULL THEN
+		RETURN autodebit._ack();		-- a replay: already recorded and applied
+	END IF;
+
+	IF kind = 'notifyPayment' THEN
+		SELECT * INTO p FROM autodebit.payment t
+		WHERE t.merchant_id = m.id AND t.payment_request_id = ref FOR UPDATE;
+		IF NOT FOUND THEN
+			outcome := 'orphan';
+		ELSIF ntype = 'PAYMENT_PENDING' THEN
+			outcome := CASE WHEN p.status IN ('SENDING', 'UNKNOWN')
+							AND autodebit._set_payment_status(p.id, 'PROCESSING', 'PAYMENT_IN_PROCESS', 'notifyPayment: pending')
+							THEN 'applied' ELSE 'unchanged' END;
+		ELSE
+			st := CASE b->'result'->>'resultStatus' WHEN 'S' THEN 'SUCCESS' WHEN 'F' THEN 'FAIL' END;
+			outcome := CASE WHEN st IS NOT NULL AND autodebit._set_payment_status(p.id, st,
+								b->'result'->>'resultCode', b->'result'->>'resultMessage',
+								b->>'paymentId', (b->>'paymentTime')::timestamptz)
+							THEN 'applied' ELSE 'unchanged' END;
+		END IF;
+	ELSIF kind = 'notifyRefund' THEN
+		SELECT * INTO r FROM autodebit.refund t
+		WHERE t.merchant_id = m.id AND t.refund_request_id = ref FOR UPDATE;
+		IF NOT FOUND THEN
+			outcome := 'orphan';
+		ELSE
+			st := b->>'refundStatus';
+			outcome := CASE WHEN st IN ('SUCCESS', 'FAIL') AND autodebit._set_refund_status(r.id, st, st, NULL,
+								b->>'refundId', (b->>'refundTime')::timestamptz)
+							THEN 'applied' ELSE 'unchanged' END;
+		END IF;
+	ELSIF kind = 'notifyAuthorization' AND ntype = 'TOKEN_CANCELED' THEN
+		UPDATE autodebit.agreement a SET status = 'CANCELED_BY_USER', ended_at = now(), updated_at = now(),
+			   end_reason = coalesce('cancelled in the wallet: ' || (b->>'reason'), 'cancelled in the wallet')
+		WHERE a.merchant_id = m.id AND a.access_token_fp = n.access_token_fp AND a.status = 'ACTIVE';
+		outcome := CASE WHEN FOUND THEN 'applied' ELSE 'unchanged' END;
+	ELSIF kind = 'notifyAuthorization' AND ntype = 'AUTHCODE_CREATED' THEN
+		-- the first of the app and this notification to arrive completes the token exchange
+		SELECT * INTO s FROM autodebit.consult_session cs
+		WHERE cs.merchant_id = m.id AND cs.auth_state = ref FOR UPDATE;
+		IF NOT FOUND THEN
+			outcome := 'orphan';
+		ELSIF s.used_at IS NOT NULL OR s.expires_at < now() OR n.auth_code IS NULL THEN
+			outcome := 'unchanged';
+		ELSE
+			PERFORM autodebit._apply_token(s, n.auth_code);
+			outcome := 'applied';
+		END IF;
+	END IF;
+	UPDATE autodebit.notification SET outcome = outcome WHERE id = nid;
+	RETURN autodebit._ack();
+END
+$$;
+
 -- pg_dump keeps the state tables' rows (extension tables are otherwise dumped empty).
 SELECT pg_catalog.pg_extension_config_dump('autodebit.merchant', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.consult_session', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.agreement', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.payment', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.exchange_log', '');
+SELECT pg_catalog.pg_extension_config_dump('autodebit.refund', '');
+SELECT pg_catalog.pg_extension_config_dump('autodebit.notification', '');
+SELECT pg_catalog.pg_extension_config_dump('autodebit.journal_cursor', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; functions run as the extension owner.
@@ -956,18 +1424,34 @@ REVOKE ALL ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, t
 	autodebit_consult(text, text, text, text, text, text),
 	autodebit_apply_token(text, text),
 	autodebit_pay(text, text, bigint, text, text, text, text, boolean),
-	autodebit_revoke(text, text, text)
+	autodebit_revoke(text, text, text),
+	autodebit_inquire(text), autodebit_cancel(text), autodebit_refund(text, bigint, text),
+	autodebit_inquire_refund(text), autodebit_refresh_token(text, text, text),
+	autodebit_reconcile(), autodebit_handle_notification(text, text, text, text, text)
 	FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA autodebit TO autodebit_admin, autodebit_user;
-GRANT SELECT ON autodebit.agreements, autodebit.payments, autodebit.currency, autodebit.wallet
-	TO autodebit_admin, autodebit_user;
-GRANT SELECT ON autodebit.merchant, autodebit.exchange_log TO autodebit_admin;
+GRANT SELECT ON autodebit.agreements, autodebit.payments, autodebit.refunds, autodebit.currency,
+	autodebit.wallet TO autodebit_admin, autodebit_user;
+GRANT SELECT ON autodebit.merchant, autodebit.exchange_log, autodebit.notification TO autodebit_admin;
 GRANT INSERT, UPDATE, DELETE ON autodebit.wallet, autodebit.currency TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text)
 	TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit_consult(text, text, text, text, text, text),
 	autodebit_apply_token(text, text),
 	autodebit_pay(text, text, bigint, text, text, text, text, boolean),
-	autodebit_revoke(text, text, text)
+	autodebit_revoke(text, text, text),
+	autodebit_inquire(text), autodebit_cancel(text), autodebit_refund(text, bigint, text),
+	autodebit_inquire_refund(text), autodebit_refresh_token(text, text, text),
+	autodebit_reconcile()
 	TO autodebit_admin, autodebit_user;
+-- the notification receiver's role needs only this
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'autodebit_notify') THEN
+		CREATE ROLE autodebit_notify NOLOGIN;
+	END IF;
+END
+$$;
+GRANT EXECUTE ON FUNCTION autodebit_handle_notification(text, text, text, text, text)
+	TO autodebit_notify, autodebit_admin;
