@@ -1,7 +1,7 @@
 # autodebit: a PostgreSQL extension (PGXS) plus the sandbox acquirer.
 #
-#   make                 build the extension and sandbox/autodebit-sandbox
-#   make install         install both (the sandbox goes next to PostgreSQL's binaries)
+#   make                 build the extension, sandbox/autodebit-sandbox and notifyd/autodebit-notifyd
+#   make install         install them (the programs go next to PostgreSQL's binaries)
 #   scripts/test.sh      the whole test suite (sets up keys, the sandbox and a temporary cluster)
 
 EXTENSION    = autodebit
@@ -26,19 +26,24 @@ include $(PGXS)
 
 $(OBJS): src/autodebit.h common/antsig.h
 
-all: sandbox-bin
+all: sandbox-bin notifyd-bin
 
 sandbox-bin:
 	$(MAKE) -C sandbox
 
-install: install-sandbox
+notifyd-bin:
+	$(MAKE) -C notifyd
 
-install-sandbox: sandbox-bin
+install: install-programs
+
+install-programs: sandbox-bin notifyd-bin
 	$(INSTALL_PROGRAM) sandbox/autodebit-sandbox '$(DESTDIR)$(bindir)/autodebit-sandbox'
+	$(INSTALL_PROGRAM) notifyd/autodebit-notifyd '$(DESTDIR)$(bindir)/autodebit-notifyd'
 
-clean: clean-sandbox
+clean: clean-programs
 
-clean-sandbox:
+clean-programs:
 	$(MAKE) -C sandbox clean
+	$(MAKE) -C notifyd clean
 
-.PHONY: sandbox-bin install-sandbox clean-sandbox
+.PHONY: sandbox-bin notifyd-bin install-programs clean-programs

@@ -1140,7 +1140,7 @@ BEGIN
 					'paymentId', p.payment_id,
 					'refundAmount', jsonb_build_object('currency', p.currency, 'value', amount_minor::text),
 					'refundReason', reason,
-					'refundNotifyUrl', f.m.payment_notify_url)))
+					'refundNotifyUrl', (f.m).payment_notify_url)))
 		RETURNING * INTO r;
 	END IF;
 	PERFORM autodebit._send_refund(f.m, r);

@@ -14,6 +14,15 @@ else
 	server_user=$(id -un)
 fi
 
+# A TCP port nothing listens on yet.
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 40000))
+		[ -z "$(ss -Htln "( sport = :$port )")" ] && echo "$port" && return
+	done
+}
+
 # Make $work/keys (merchant.pem, data-1.key: the server's) and $work/acquirer
 # (merchant.pub for the sandbox, sandbox.pem/.pub: the acquirer's pair).
 make_keys() {

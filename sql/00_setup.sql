@@ -61,10 +61,15 @@ BEGIN
 END
 $$;
 
+-- Where this server listens: its socket directory, or its TCP address.
+CREATE FUNCTION test.pg_host() RETURNS text LANGUAGE sql AS $$
+	SELECT coalesce(nullif(split_part(current_setting('unix_socket_directories'), ',', 1), ''),
+					current_setting('listen_addresses'))
+$$;
+
 -- Open a second session (dblink) to this database, for concurrency and cancel tests.
 CREATE FUNCTION test.connstr() RETURNS text LANGUAGE sql AS $$
-	SELECT format('dbname=%s port=%s host=%s', current_database(), current_setting('port'),
-				  split_part(current_setting('unix_socket_directories'), ',', 1))
+	SELECT format('dbname=%s port=%s host=%s', current_database(), current_setting('port'), test.pg_host())
 $$;
 
 -- The SQLSTATE and message of a statement's error ('no error' if none).

@@ -78,8 +78,8 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("autodebit.order_close_grace",
 							"After this long, a payment the acquirer says does not exist is taken as never received.",
-							"Antom closes an auto-debit payment one minute after it is sent.",
-							&autodebit_close_grace_s, 120, 61, 86400,
+							"Antom closes an auto-debit payment one minute after it is sent: keep this above 60 s against Antom.",
+							&autodebit_close_grace_s, 120, 1, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("autodebit.cancel_unknown_after",
 							"autodebit_reconcile cancels a payment still unknown or processing this long after it was sent.",

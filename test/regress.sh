@@ -43,14 +43,29 @@ chmod 700 "$keys"
 
 # The sandbox acquirer on a free loopback port, and a second one serving HTTPS with a
 # self-signed certificate (for the TLS verification test).
-start_sandbox --settle-ms 500 --seed 7 --verbose
+start_sandbox --settle-ms 500 --seed 7 --verbose --notify-speedup 600
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/acquirer/tls.key" -out "$work/acquirer/tls.crt" \
 	-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 chmod 644 "$work/acquirer/tls.crt"
 plain_gateway=$gateway
 sandbox_name=sandbox-tls start_sandbox --tls-cert "$work/acquirer/tls.crt" --tls-key "$work/acquirer/tls.key"
 tls_gateway=$gateway
+# and one whose tokens live seconds, for expiry and refresh
+sandbox_name=sandbox-short start_sandbox --token-ttl 3 --refresh-token-ttl 8
+short_gateway=$gateway
 gateway=$plain_gateway
+
+# The temporary instance listens on 127.0.0.1:$pg_port; the notification receiver, started
+# first, connects to it when it is up (and again after any restart).
+pg_port=$(free_port)
+"$repo/notifyd/autodebit-notifyd" --listen 127.0.0.1:0 --path-prefix /notify/ \
+	--db "host=127.0.0.1 port=$pg_port dbname=regression user=$server_user connect_timeout=5" \
+	> "$work/notifyd.out" 2> "$work/notifyd.log" &
+notifyd_pid=$!
+sandbox_pids="$sandbox_pids $notifyd_pid"
+for _ in $(seq 50); do grep -q listening "$work/notifyd.out" 2>/dev/null && break; sleep 0.1; done
+notify_url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/notifyd.out")
+[ -n "$notify_url" ] || { echo "regress: autodebit-notifyd did not start" >&2; cat "$work/notifyd.log" >&2; exit 1; }
 
 # Server settings for the temporary instance; autodebit_test.* hand facts to the tests.
 cat > "$work/regress.conf" <<EOF
@@ -62,7 +77,11 @@ log_statement = 'all'
 log_min_error_statement = 'error'
 max_connections = 40
 autodebit_test.gateway = '$gateway'
+autodebit_test.notify_url = '$notify_url'
+autodebit_test.notifyd_log = '$work/notifyd.log'
+autodebit_test.sandbox_key_file = '$work/acquirer/sandbox.pem'
 autodebit_test.tls_gateway = '$tls_gateway'
+autodebit_test.short_gateway = '$short_gateway'
 autodebit_test.tls_ca_file = '$work/acquirer/tls.crt'
 autodebit_test.acquirer_key_b64 = '$(acquirer_key_b64)'
 autodebit_test.acquirer_key_pem_file = '$work/acquirer/sandbox.pub'
@@ -84,7 +103,8 @@ fi
 status=0
 as_server "$pg_regress" --inputdir="$work/in" --outputdir="$work/out" \
 	--temp-instance="$work/out/tmp_check" --temp-config="$work/regress.conf" \
-	--bindir="$bindir" --load-extension=autodebit --load-extension=dblink \
+	--bindir="$bindir" --host=127.0.0.1 --port="$pg_port" \
+	--load-extension=autodebit --load-extension=dblink \
 	"${tests[@]}" || status=$?
 
 if [ $status -ne 0 ]; then

@@ -37,11 +37,11 @@ SELECT pg_read_file(current_setting('autodebit_test.log_file')) ~ 'statement: .*
 -- pg_dump of this database: agreement rows are dumped (control), tokens are not
 SELECT test.sh(format('%s/pg_dump --data-only --table=autodebit.agreement --host=%s --port=%s %s | grep -c "^COPY autodebit.agreement"',
 		current_setting('autodebit_test.bindir'),
-		test.shq(split_part(current_setting('unix_socket_directories'), ',', 1)),
+		test.shq(test.pg_host()),
 		current_setting('port'), current_database())) AS dump_has_agreements;
 SELECT test.sh(format('%s/pg_dump --host=%s --port=%s %s | grep -cE "sbx_(at|rt)_" || true',
 		current_setting('autodebit_test.bindir'),
-		test.shq(split_part(current_setting('unix_socket_directories'), ',', 1)),
+		test.shq(test.pg_host()),
 		current_setting('port'), current_database())) AS dump_canaries;
 
 -- pg_stat_activity shows the statement text, which never holds a token
