@@ -95,6 +95,24 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- Wait until a condition (a boolean SQL expression) holds, up to a limit; true if it did.
+-- For what happens asynchronously (notifications); never a statement about speed.
+CREATE FUNCTION test.wait_for(cond text, limit_s numeric DEFAULT 20) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	ok boolean;
+	deadline timestamptz := clock_timestamp() + limit_s * interval '1 second';
+BEGIN
+	LOOP
+		EXECUTE 'SELECT coalesce((' || cond || '), false)' INTO ok;
+		IF ok OR clock_timestamp() > deadline THEN
+			RETURN ok;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END
+$$;
+
 -- Row counts of every autodebit table, to show a failed call changed nothing.
 CREATE FUNCTION test.counts() RETURNS text LANGUAGE sql AS $$
 	SELECT format('merchants=%s sessions=%s agreements=%s payments=%s log=%s',
