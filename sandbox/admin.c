@@ -147,14 +147,12 @@ admin_revoke(json_t *req, char **out)
 			url = cfg.auth_notify_url;
 		if (url)
 			notify_auth(url, json_string_value(json_object_get(agr, "clientId")),
-						json_pack("{s:s,s:O,s:O,s:O,s:s,s:{s:s,s:s,s:s}}",
+						json_pack("{s:s,s:O,s:O,s:O,s:s}",
 								  "authorizationNotifyType", "TOKEN_CANCELED",
 								  "accessToken", json_object_get(agr, "accessToken"),
 								  "authState", json_object_get(agr, "authState"),
 								  "userLoginId", json_object_get(agr, "userLoginId"),
-								  "reason", reason ? reason : "the user cancelled the authorization in the wallet",
-								  "result", "resultCode", "SUCCESS", "resultStatus", "S",
-								  "resultMessage", "success"));
+								  "reason", reason ? reason : "the user cancelled the authorization in the wallet"));
 	}
 	pthread_mutex_unlock(&store_lock);
 	json_decref(hits);

@@ -10,12 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* {"resultCode", "resultStatus", "resultMessage"} */
+/* A result object: {"resultCode", "resultStatus", "resultMessage"}. */
+json_t *
+api_result_object(const char *code, const char *status, const char *message)
+{
+	return json_pack("{s:s,s:s,s:s}", "resultCode", code, "resultStatus", status,
+					 "resultMessage", message);
+}
+
+/* An answer body holding only its result. */
 json_t *
 api_result(const char *code, const char *status, const char *message)
 {
-	return json_pack("{s:{s:s,s:s,s:s}}", "result", "resultCode", code,
-					 "resultStatus", status, "resultMessage", message);
+	return json_pack("{s:o}", "result", api_result_object(code, status, message));
+}
+
+/* Keep a new record in its idempotency map, its id map and the ledger (store_lock held). */
+static void
+store_record(json_t *by_key, const char *key, json_t *by_id, const char *id,
+			 json_t *ledger, json_t *rec)
+{
+	json_object_set(by_key, key, rec);
+	json_object_set(by_id, id, rec);
+	json_array_append(ledger, rec);
 }
 
 /* The answer to a request that failed validation. */
@@ -458,9 +475,7 @@ api_pay(const char *client_id, json_t *req)
 				  "createdAt", now_epoch(), "refunded", (json_int_t) 0,
 				  "notifyUrl", notify);
 	pay_decide(p, live_agreement(client_id, token), wallet);
-	json_object_set(store_payments, key, p);
-	json_object_set(store_payment_ids, pid, p);
-	json_array_append(ledger_payments, p);
+	store_record(store_payments, key, store_payment_ids, pid, ledger_payments, p);
 	answer = pay_answer(p);
 	if (notify)
 		notify_payment(p, notify);
@@ -689,9 +704,7 @@ api_refund(const char *client_id, json_t *req)
 		json_object_set_new(r, "refundTime", json_string(t));
 	json_object_set_new(p, "refunded", json_integer(get_i(p, "refunded") + amount));
 	user_add(store_user(get_s(p, "userLoginId")), currency, amount);
-	json_object_set(store_refunds, key, r);
-	json_object_set(store_refund_ids, rid, r);
-	json_array_append(ledger_refunds, r);
+	store_record(store_refunds, key, store_refund_ids, rid, ledger_refunds, r);
 	answer = refund_answer(r);
 	if (notify)
 		notify_refund(r, notify);

@@ -82,6 +82,27 @@ simple_page(const char *title, const char *message)
 	return out;
 }
 
+/* The scopes array as "A, B" (malloc'd). */
+static char *
+join_scopes(json_t *scopes)
+{
+	size_t		n = 1;
+	size_t		i;
+	json_t	   *v;
+	char	   *out;
+
+	json_array_foreach(scopes, i, v)
+		n += strlen(json_string_value(v) ? json_string_value(v) : "") + 2;
+	out = calloc(1, n);
+	json_array_foreach(scopes, i, v)
+	{
+		if (i > 0)
+			strcat(out, ", ");
+		strcat(out, json_string_value(v) ? json_string_value(v) : "");
+	}
+	return out;
+}
+
 /* The page that asks the user to agree or decline. */
 static char *
 ask_page(json_t *session, const char *session_id)
@@ -89,8 +110,8 @@ ask_page(json_t *session, const char *session_id)
 	char	   *client = html_escape(json_string_value(json_object_get(session, "clientId")));
 	char	   *wallet = html_escape(json_string_value(json_object_get(session, "wallet")));
 	char	   *redirect = html_escape(json_string_value(json_object_get(session, "redirect")));
-	char	   *scopes_json = json_dumps(json_object_get(session, "scopes"), JSON_COMPACT);
-	char	   *scopes = html_escape(scopes_json);
+	char	   *scopes_list = join_scopes(json_object_get(session, "scopes"));
+	char	   *scopes = html_escape(scopes_list);
 	char	   *out;
 
 	if (asprintf(&out,
@@ -113,7 +134,7 @@ ask_page(json_t *session, const char *session_id)
 	free(client);
 	free(wallet);
 	free(redirect);
-	free(scopes_json);
+	free(scopes_list);
 	free(scopes);
 	return out;
 }
@@ -145,11 +166,9 @@ agree(json_t *session, const char *user, char **body, char **location)
 		notify = cfg.auth_notify_url;
 	if (notify)
 		notify_auth(notify, json_string_value(json_object_get(session, "clientId")),
-					json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}",
+					json_pack("{s:s,s:s,s:s,s:s}",
 							  "authorizationNotifyType", "AUTHCODE_CREATED",
-							  "authCode", code, "authState", state, "userLoginId", user,
-							  "result", "resultCode", "SUCCESS", "resultStatus", "S",
-							  "resultMessage", "success"));
+							  "authCode", code, "authState", state, "userLoginId", user));
 	*location = redirect_with(json_string_value(json_object_get(session, "redirect")),
 							  "authCode", code, "authState", state);
 	*body = simple_page("Authorized", "Returning to the merchant.");

@@ -107,10 +107,11 @@ notify_refund(json_t *refund, const char *url)
 			refund, NULL, json_real_value(json_object_get(refund, "settleAt")));
 }
 
-/* Send a notifyAuthorization with this body (reference taken). */
+/* Send a notifyAuthorization with this body (reference taken); adds its success result. */
 void
 notify_auth(const char *url, const char *client_id, json_t *body)
 {
+	json_object_set_new(body, "result", api_result_object("SUCCESS", "S", "success"));
 	enqueue(NOTIFY_AUTH, url, client_id, NULL, body, now_epoch());
 }
 

@@ -87,6 +87,7 @@ extern bool fault_applies_request(FaultKind kind);
 typedef json_t *(*ApiHandler) (const char *client_id, json_t *req);
 extern ApiHandler api_lookup(const char *name);
 extern json_t *api_result(const char *code, const char *status, const char *message);
+extern json_t *api_result_object(const char *code, const char *status, const char *message);
 
 /* store.c: all wallet state lives behind one mutex. */
 extern pthread_mutex_t store_lock;
@@ -125,7 +126,7 @@ extern int	admin_handle(const char *method, const char *url, const char *body,
 extern void notify_start(void);
 extern void notify_payment(json_t *payment, const char *url);
 extern void notify_refund(json_t *refund, const char *url);
-extern void notify_auth(const char *url, const char *client_id, json_t *body);
+extern void notify_auth(const char *url, const char *client_id, json_t *body);	/* adds "result" */
 extern json_t *notify_describe(void);
 
 /* util.c */

@@ -52,8 +52,20 @@ typedef struct TransportResult
 	double		elapsed_ms;
 } TransportResult;
 
+/* One request of a batch, and its result once sent. */
+typedef struct TransportRequest
+{
+	const char *url;
+	const char *const *headers;
+	int			nheaders;
+	const char *body;
+	size_t		body_len;
+	TransportResult result;
+} TransportRequest;
+
 extern void transport_post(const char *url, const char *const *headers, int nheaders,
 						   const char *body, size_t body_len, TransportResult *result);
+extern void transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps);
 extern bool transport_url_allowed(const char *url, char **why);
 
 /* vault.c */
@@ -62,8 +74,17 @@ extern char *vault_open(bytea *sealed, const char *aad, size_t *len);
 extern bytea *vault_fingerprint(const char *plain, size_t len);
 
 /* journal.c */
-extern void journal_append(const char *client_id, const char *api, const char *request_id,
-						   const char *body, size_t body_len, const char *meta);
+/* One outgoing money request, as the journal records it. */
+typedef struct JournalEntry
+{
+	const char *client_id;
+	const char *api;
+	const char *request_id;
+	const char *body;			/* the stored template: no secret */
+	const char *meta;			/* JSON object text, or NULL */
+} JournalEntry;
+
+extern void journal_append(const JournalEntry *entries, int n);
 
 /* exchange.c: reading JSON without raising on what an outsider sent */
 struct JsonbContainer;

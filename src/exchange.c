@@ -15,6 +15,7 @@
 #include <sys/time.h>
 
 #include "antsig.h"
+#include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -22,11 +23,15 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
 
 #define SECRET_PLACEHOLDER	"\"@@autodebit_secret@@\""
 
 PG_FUNCTION_INFO_V1(autodebit_exchange);
+PG_FUNCTION_INFO_V1(autodebit_exchange_many);
 
 /* The Antom APIs autodebit calls: SQL name, path under /v1/, carries money? */
 static const struct
@@ -131,97 +136,65 @@ seal_token(const char *token, const char *aad_base, const char *suffix, bool *is
 	return PointerGetDatum(vault_seal(token, strlen(token), aad));
 }
 
-/* SQL: autodebit._exchange(client_id, gateway_url, private_key_file, acquirer_public_key,
- *		key_version, api, request_id, body, secret, secret_aad, seal_aad, journal_meta)
- *		-> exchange_result */
-Datum
-autodebit_exchange(PG_FUNCTION_ARGS)
+/* One exchange being prepared, sent and classified. */
+typedef struct Exchange
 {
-	char	   *client_id;
-	char	   *gateway_url;
-	char	   *key_file;
-	char	   *acquirer_key;
-	int32		key_version;
-	char	   *api;
-	char	   *request_id;
-	Jsonb	   *body_jb;
-	char	   *template;
-	char	   *body;
-	char	   *secret = NULL;
-	size_t		secret_len = 0;
-	char	   *seal_aad = NULL;
-	int			api_index = -1;
+	int			api_index;
+	const char *client_id;
 	char	   *path;
-	char	   *url;
+	char	   *template;		/* the body as stored: token as a placeholder */
+	char	   *body;			/* the body as sent */
+	char	   *secret;
+	size_t		secret_len;
+	const char *headers[4];
+	TransportRequest req;
+} Exchange;
+
+/* Index of an API name in apis[]; raises for an unknown one. */
+static int
+api_index_of(const char *api)
+{
+	for (int i = 0; apis[i].name; i++)
+		if (strcmp(apis[i].name, api) == 0)
+			return i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown acquirer API \"%s\"", api)));
+	return -1;
+}
+
+/* Build the URL, the body with its secret, the Request-Time and the signature of one request. */
+static void
+exchange_prepare(Exchange *x, const char *client_id, const char *gateway_url, const char *key_file,
+				 int key_version, int api_index, Jsonb *body_jb, bytea *secret, const char *secret_aad)
+{
 	char		rtime[32];
 	char		sig[ANTSIG_MAX_ENCODED];
 	char		sighdr[ANTSIG_MAX_HEADER];
-	const char *headers[4];
-	TransportResult tr;
-	TupleDesc	tupdesc;
-	Datum		values[NUM_COLS];
-	bool		nulls[NUM_COLS];
 	struct timeval tv;
-	char	   *outcome = "UNKNOWN";
-	char	   *error = NULL;
+	size_t		gl = strlen(gateway_url);
 
-	for (int i = 0; i < 8; i++)
-		if (PG_ARGISNULL(i) && i != 6)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("autodebit._exchange argument %d must not be null", i + 1)));
-	client_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	gateway_url = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	key_file = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	acquirer_key = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	key_version = PG_GETARG_INT32(4);
-	api = text_to_cstring(PG_GETARG_TEXT_PP(5));
-	request_id = PG_ARGISNULL(6) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	body_jb = PG_GETARG_JSONB_P(7);
-	if (!PG_ARGISNULL(10))
-		seal_aad = text_to_cstring(PG_GETARG_TEXT_PP(10));
-
-	for (int i = 0; apis[i].name; i++)
-		if (strcmp(apis[i].name, api) == 0)
-			api_index = i;
-	if (api_index < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown acquirer API \"%s\"", api)));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "autodebit._exchange must return a composite type");
-	tupdesc = BlessTupleDesc(tupdesc);
-
-	/* The request: sandbox path rule, then the body with its secret. */
-	path = psprintf("/ams/%sapi/v1/%s",
-					strncmp(client_id, "SANDBOX_", 8) == 0 ? "sandbox/" : "",
-					apis[api_index].path);
-	url = psprintf("%s%s", gateway_url, path);
-	if (strlen(gateway_url) > 0 && gateway_url[strlen(gateway_url) - 1] == '/')
-		url = psprintf("%.*s%s", (int) strlen(gateway_url) - 1, gateway_url, path);
-	template = JsonbToCString(NULL, &body_jb->root, VARSIZE(body_jb));
-	body = template;
-	if (!PG_ARGISNULL(8))
+	memset(x, 0, sizeof(*x));
+	x->api_index = api_index;
+	x->client_id = client_id;
+	x->path = psprintf("/ams/%sapi/v1/%s", strncmp(client_id, "SANDBOX_", 8) == 0 ? "sandbox/" : "",
+					   apis[api_index].path);
+	x->template = JsonbToCString(NULL, &body_jb->root, VARSIZE(body_jb));
+	x->body = x->template;
+	if (secret)
 	{
-		if (PG_ARGISNULL(9))
+		if (secret_aad == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("a sealed secret needs its associated data")));
-		secret = vault_open(PG_GETARG_BYTEA_PP(8), text_to_cstring(PG_GETARG_TEXT_PP(9)),
-							&secret_len);
-		body = insert_secret(template, secret);
+		x->secret = vault_open(secret, secret_aad, &x->secret_len);
+		x->body = insert_secret(x->template, x->secret);
 	}
-
-	/* Nothing that moves money leaves before it is on disk (DESIGN §4.2). */
-	if (apis[api_index].money)
-		journal_append(client_id, api, request_id, template, strlen(template),
-					   PG_ARGISNULL(11) ? NULL :
-					   JsonbToCString(NULL, &PG_GETARG_JSONB_P(11)->root, VARSIZE(PG_GETARG_JSONB_P(11))));
 
 	gettimeofday(&tv, NULL);
 	snprintf(rtime, sizeof(rtime), "%lld", (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000);
 	{
-		AntSigMessage msg = {"POST", path, client_id, rtime, body, strlen(body)};
+		AntSigMessage msg = {"POST", x->path, client_id, rtime, x->body, strlen(x->body)};
 
 		if (!antsig_sign(keys_private(key_file), &msg, sig) ||
 			!antsig_format_header(sighdr, sizeof(sighdr), key_version, sig))
@@ -229,44 +202,66 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_AUTODEBIT_CONFIG),
 					 errmsg("could not sign the request with merchant key \"%s\"", key_file)));
 	}
-	headers[0] = "Content-Type: application/json; charset=UTF-8";
-	headers[1] = psprintf("Client-Id: %s", client_id);
-	headers[2] = psprintf("Request-Time: %s", rtime);
-	headers[3] = psprintf("Signature: %s", sighdr);
+	x->headers[0] = "Content-Type: application/json; charset=UTF-8";
+	x->headers[1] = psprintf("Client-Id: %s", client_id);
+	x->headers[2] = psprintf("Request-Time: %s", rtime);
+	x->headers[3] = psprintf("Signature: %s", sighdr);
+	x->req.url = psprintf("%.*s%s", (int) (gl > 0 && gateway_url[gl - 1] == '/' ? gl - 1 : gl),
+						  gateway_url, x->path);
+	x->req.headers = x->headers;
+	x->req.nheaders = 4;
+	x->req.body = x->body;
+	x->req.body_len = strlen(x->body);
+}
 
-	transport_post(url, headers, 4, body, strlen(body), &tr);
-	if (secret)
+/* Forget the secret of a request once it is sent. */
+static void
+exchange_wipe(Exchange *x)
+{
+	if (x->secret)
 	{
-		explicit_bzero(body, strlen(body));
-		explicit_bzero(secret, secret_len);
+		explicit_bzero(x->body, strlen(x->body));
+		explicit_bzero(x->secret, x->secret_len);
 	}
+}
 
-	memset(nulls, true, sizeof(nulls));
-	memset(values, 0, sizeof(values));
+/* Classify an answer into the exchange_result columns: only a verified answer is believed. */
+static void
+exchange_classify(Exchange *x, const char *acquirer_key, const char *seal_aad,
+				  Datum *values, bool *nulls)
+{
+	TransportResult *tr = &x->req.result;
+	char		sig[ANTSIG_MAX_ENCODED];
+	char	   *outcome = "UNKNOWN";
+	char	   *error = NULL;
 
-	/* Classify: only a verified, parseable answer with a result is believed. */
-	if (!tr.ok)
-		error = tr.error;
+	for (int i = 0; i < NUM_COLS; i++)
+	{
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+	}
+	if (!tr->ok)
+		error = tr->error;
 	else
 	{
-		values[COL_HTTP_STATUS] = Int32GetDatum((int32) tr.http_status);
+		values[COL_HTTP_STATUS] = Int32GetDatum((int32) tr->http_status);
 		nulls[COL_HTTP_STATUS] = false;
-		if (tr.http_status != 200)
-			error = psprintf("HTTP status %ld", tr.http_status);
-		else if (tr.signature == NULL || tr.response_time == NULL)
+		if (tr->http_status != 200)
+			error = psprintf("HTTP status %ld", tr->http_status);
+		else if (tr->signature == NULL || tr->response_time == NULL)
 			error = "the answer is not signed";
-		else if (!antsig_parse_header(tr.signature, sig, sizeof(sig)) ||
+		else if (!antsig_parse_header(tr->signature, sig, sizeof(sig)) ||
 				 !antsig_verify(keys_acquirer(acquirer_key),
 								&(AntSigMessage)
 								{
-									"POST", path, client_id, tr.response_time, tr.body, tr.body_len
+									"POST", x->path, x->client_id, tr->response_time, tr->body, tr->body_len
 								}, sig))
 			error = "the answer's signature does not verify with the acquirer public key";
-		else if (!json_valid(tr.body, tr.body_len))
+		else if (!json_valid(tr->body, tr->body_len))
 			error = "the answer is not JSON";
 		else
 		{
-			Jsonb	   *answer = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(tr.body)));
+			Jsonb	   *answer = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(tr->body)));
 			JsonbContainer *result = JsonContainerIsObject(&answer->root) ?
 				jb_object(&answer->root, "result") : NULL;
 			char	   *status = jb_string(result, "resultStatus");
@@ -316,17 +311,174 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 				nulls[COL_BODY] = false;
 			}
 		}
-		explicit_bzero(tr.body, tr.body_len);
+		explicit_bzero(tr->body, tr->body_len);
 	}
-
 	values[COL_OUTCOME] = CStringGetTextDatum(outcome);
 	nulls[COL_OUTCOME] = false;
-	values[COL_LATENCY_MS] = Float8GetDatum(tr.elapsed_ms);
+	values[COL_LATENCY_MS] = Float8GetDatum(tr->elapsed_ms);
 	nulls[COL_LATENCY_MS] = false;
 	if (error)
 	{
 		values[COL_ERROR] = CStringGetTextDatum(error);
 		nulls[COL_ERROR] = false;
 	}
+}
+
+/* The text of a nullable jsonb argument, or NULL. */
+static char *
+jsonb_arg_text(Jsonb *jb)
+{
+	return jb ? JsonbToCString(NULL, &jb->root, VARSIZE(jb)) : NULL;
+}
+
+/* SQL: autodebit._exchange(client_id, gateway_url, private_key_file, acquirer_public_key,
+ *		key_version, api, request_id, body, secret, secret_aad, seal_aad, journal_meta)
+ *		-> exchange_result */
+Datum
+autodebit_exchange(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[NUM_COLS];
+	bool		nulls[NUM_COLS];
+	Exchange	x;
+	char	   *client_id;
+	int			api_index;
+
+	for (int i = 0; i < 8; i++)
+		if (PG_ARGISNULL(i) && i != 6)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("autodebit._exchange argument %d must not be null", i + 1)));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "autodebit._exchange must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	client_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	api_index = api_index_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+
+	exchange_prepare(&x, client_id, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					 text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_INT32(4), api_index,
+					 PG_GETARG_JSONB_P(7), PG_ARGISNULL(8) ? NULL : PG_GETARG_BYTEA_PP(8),
+					 PG_ARGISNULL(9) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(9)));
+
+	/* Nothing that moves money leaves before it is on disk (DESIGN §4.2). */
+	if (apis[api_index].money)
+	{
+		JournalEntry e = {client_id, apis[api_index].name,
+			PG_ARGISNULL(6) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(6)),
+			x.template, PG_ARGISNULL(11) ? NULL : jsonb_arg_text(PG_GETARG_JSONB_P(11))};
+
+		journal_append(&e, 1);
+	}
+	transport_post_many(&x.req, 1, 1, 0);
+	exchange_wipe(&x);
+	exchange_classify(&x, text_to_cstring(PG_GETARG_TEXT_PP(3)),
+					  PG_ARGISNULL(10) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(10)),
+					  values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Elements of a one-dimensional array argument (NULL elements allowed). */
+static void
+array_arg(ArrayType *a, Oid type, Datum **elems, bool **isnull, int *n)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	deconstruct_array(a, type, typlen, typbyval, typalign, elems, isnull, n);
+}
+
+/*
+ * SQL: autodebit._exchange_many(client_id, gateway_url, private_key_file, acquirer_public_key,
+ *		key_version, api, request_ids text[], bodies jsonb[], secrets bytea[], secret_aads text[],
+ *		metas jsonb[], max_in_flight int, rps int) -> SETOF (i, exchange_result columns)
+ * One merchant, one API, many requests: journaled together (one fsync), signed, then sent
+ * concurrently through libcurl's multi interface with bounded concurrency and rate.
+ */
+Datum
+autodebit_exchange_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *client_id;
+	char	   *gateway_url;
+	char	   *key_file;
+	char	   *acquirer_key;
+	int			key_version;
+	int			api_index;
+	Datum	   *ids, *bodies, *secrets, *aads, *metas;
+	bool	   *ids_null, *bodies_null, *secrets_null, *aads_null, *metas_null;
+	int			n, n2, n3, n4, n5;
+	Exchange   *xs;
+	TransportRequest *reqs;
+
+	for (int i = 0; i < 13; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("autodebit._exchange_many argument %d must not be null", i + 1)));
+	client_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	gateway_url = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	key_file = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	acquirer_key = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	key_version = PG_GETARG_INT32(4);
+	api_index = api_index_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+	array_arg(PG_GETARG_ARRAYTYPE_P(6), TEXTOID, &ids, &ids_null, &n);
+	array_arg(PG_GETARG_ARRAYTYPE_P(7), JSONBOID, &bodies, &bodies_null, &n2);
+	array_arg(PG_GETARG_ARRAYTYPE_P(8), BYTEAOID, &secrets, &secrets_null, &n3);
+	array_arg(PG_GETARG_ARRAYTYPE_P(9), TEXTOID, &aads, &aads_null, &n4);
+	array_arg(PG_GETARG_ARRAYTYPE_P(10), JSONBOID, &metas, &metas_null, &n5);
+	if (n2 != n || n3 != n || n4 != n || n5 != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("autodebit._exchange_many arrays must all have the same length")));
+	InitMaterializedSRF(fcinfo, 0);
+	if (n == 0)
+		PG_RETURN_VOID();
+
+	xs = palloc0(sizeof(Exchange) * n);
+	reqs = palloc0(sizeof(TransportRequest) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (ids_null[i] || bodies_null[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("request ids and bodies must not be null")));
+		exchange_prepare(&xs[i], client_id, gateway_url, key_file, key_version, api_index,
+						 DatumGetJsonbP(bodies[i]),
+						 secrets_null[i] ? NULL : DatumGetByteaPP(secrets[i]),
+						 aads_null[i] ? NULL : TextDatumGetCString(aads[i]));
+	}
+	if (apis[api_index].money)
+	{
+		JournalEntry *entries = palloc(sizeof(JournalEntry) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			entries[i].client_id = client_id;
+			entries[i].api = apis[api_index].name;
+			entries[i].request_id = TextDatumGetCString(ids[i]);
+			entries[i].body = xs[i].template;
+			entries[i].meta = metas_null[i] ? NULL : jsonb_arg_text(DatumGetJsonbP(metas[i]));
+		}
+		journal_append(entries, n);
+	}
+
+	for (int i = 0; i < n; i++)
+		reqs[i] = xs[i].req;
+	transport_post_many(reqs, n, PG_GETARG_INT32(11), PG_GETARG_INT32(12));
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[NUM_COLS + 1];
+		bool		nulls[NUM_COLS + 1];
+
+		xs[i].req = reqs[i];
+		exchange_wipe(&xs[i]);
+		values[0] = Int32GetDatum(i + 1);
+		nulls[0] = false;
+		exchange_classify(&xs[i], acquirer_key, NULL, values + 1, nulls + 1);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
 }

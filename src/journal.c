@@ -34,32 +34,37 @@
 
 PG_FUNCTION_INFO_V1(autodebit_journal_read);
 
-/* Append one fsynced line for an outgoing money request; raises if it cannot. */
+/* Append one line per outgoing money request, then fsync once; raises if it cannot. */
 void
-journal_append(const char *client_id, const char *api, const char *request_id,
-			   const char *body, size_t body_len, const char *meta)
+journal_append(const JournalEntry *entries, int n)
 {
-	StringInfoData line;
+	StringInfoData lines;
 	int			fd;
+	const char *now;
+	uint64		xid;
 
-	if (!autodebit_journal_enabled)
+	if (!autodebit_journal_enabled || n == 0)
 		return;
 
 	/* the full xid lets the reader ask whether this transaction committed */
-	initStringInfo(&line);
-	appendStringInfo(&line, "{\"v\":1,\"at\":\"%s\",\"pid\":%d,\"xid\":\"" UINT64_FORMAT "\",\"clientId\":",
-					 timestamptz_to_str(GetCurrentTimestamp()), MyProcPid,
-					 U64FromFullTransactionId(GetTopFullTransactionId()));
-	escape_json(&line, client_id);
-	appendStringInfoString(&line, ",\"api\":");
-	escape_json(&line, api);
-	appendStringInfoString(&line, ",\"requestId\":");
-	escape_json(&line, request_id);
-	appendStringInfoString(&line, ",\"meta\":");
-	appendStringInfoString(&line, meta ? meta : "null");
-	appendStringInfoString(&line, ",\"body\":");
-	appendBinaryStringInfo(&line, body, (int) body_len);
-	appendStringInfoString(&line, "}\n");
+	now = timestamptz_to_str(GetCurrentTimestamp());
+	xid = U64FromFullTransactionId(GetTopFullTransactionId());
+	initStringInfo(&lines);
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfo(&lines, "{\"v\":1,\"at\":\"%s\",\"pid\":%d,\"xid\":\"" UINT64_FORMAT "\",\"clientId\":",
+						 now, MyProcPid, xid);
+		escape_json(&lines, entries[i].client_id);
+		appendStringInfoString(&lines, ",\"api\":");
+		escape_json(&lines, entries[i].api);
+		appendStringInfoString(&lines, ",\"requestId\":");
+		escape_json(&lines, entries[i].request_id);
+		appendStringInfoString(&lines, ",\"meta\":");
+		appendStringInfoString(&lines, entries[i].meta ? entries[i].meta : "null");
+		appendStringInfoString(&lines, ",\"body\":");
+		appendStringInfoString(&lines, entries[i].body);
+		appendStringInfoString(&lines, "}\n");
+	}
 
 	if (MakePGDirectory(JOURNAL_DIR) != 0 && errno != EEXIST)
 		ereport(ERROR,
@@ -71,7 +76,7 @@ journal_append(const char *client_id, const char *api, const char *request_id,
 				(errcode_for_file_access(),
 				 errmsg("could not open the send journal \"%s\": %m", JOURNAL_FILE),
 				 errdetail("A money request is never sent unless it is journaled first.")));
-	if (write(fd, line.data, line.len) != line.len || pg_fsync(fd) != 0)
+	if (write(fd, lines.data, lines.len) != lines.len || pg_fsync(fd) != 0)
 	{
 		int			save = errno;
 
@@ -83,7 +88,7 @@ journal_append(const char *client_id, const char *api, const char *request_id,
 				 errdetail("A money request is never sent unless it is journaled first.")));
 	}
 	CloseTransientFile(fd);
-	pfree(line.data);
+	pfree(lines.data);
 }
 
 /* A JSONB member (any type) as a Jsonb datum, or null. */

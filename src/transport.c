@@ -32,8 +32,7 @@ typedef struct Collected
 	char	   *client_id;
 } Collected;
 
-static CURLM *multi = NULL;
-static CURL *easy = NULL;
+static CURLM *multi = NULL;	/* holds the connection cache, kept for the backend's life */
 
 /* Is the host of url on loopback (127.0.0.0/8, localhost, ::1)? */
 static bool
@@ -150,23 +149,36 @@ collect_header(char *buffer, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
-/* Release everything libcurl-side that one call allocated. */
-static void
-release(Collected *c, struct curl_slist *list, bool attached)
+/* One transfer of a batch: its request, its libcurl objects and what came back. */
+typedef struct Transfer
 {
-	if (attached)
-		curl_multi_remove_handle(multi, easy);
-	/* no dangling pointers to this call's stack in the reused handle */
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(easy, CURLOPT_HEADERDATA, NULL);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(list);
-	free(c->data);
-	free(c->signature);
-	free(c->response_time);
-	free(c->client_id);
-	memset(c, 0, sizeof(*c));
+	TransportRequest *req;
+	CURL	   *easy;
+	struct curl_slist *headers;
+	Collected	c;
+	char		errbuf[CURL_ERROR_SIZE];
+	instr_time	start;
+	bool		started;
+	bool		done;
+} Transfer;
+
+/* Release everything libcurl-side that one transfer allocated. */
+static void
+release(Transfer *t)
+{
+	if (t->easy)
+	{
+		curl_multi_remove_handle(multi, t->easy);
+		curl_easy_cleanup(t->easy);
+	}
+	curl_slist_free_all(t->headers);
+	free(t->c.data);
+	free(t->c.signature);
+	free(t->c.response_time);
+	free(t->c.client_id);
+	t->easy = NULL;
+	t->headers = NULL;
+	memset(&t->c, 0, sizeof(t->c));
 }
 
 /* A palloc'd copy of a malloc'd string (or NULL). */
@@ -176,125 +188,186 @@ pcopy(const char *s)
 	return s ? pstrdup(s) : NULL;
 }
 
-/* POST body to url with the given headers; fills result, never raises for transport trouble. */
-void
-transport_post(const char *url, const char *const *headers, int nheaders,
-			   const char *body, size_t body_len, TransportResult *result)
+/* Create the easy handle of a transfer and add it to the multi handle. */
+static void
+start_transfer(Transfer *t)
 {
-	Collected	c;
-	struct curl_slist *volatile list = NULL;
-	char		errbuf[CURL_ERROR_SIZE];
-	volatile CURLcode rc = CURLE_OK;
-	volatile bool attached = false;
-	char	   *why;
-	instr_time	start;
+	TransportRequest *r = t->req;
+	CURL	   *e = curl_easy_init();
+
+	if (e == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
+	t->easy = e;
+	for (int i = 0; i < r->nheaders; i++)
+	{
+		struct curl_slist *grown = curl_slist_append(t->headers, r->headers[i]);
+
+		if (grown == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		t->headers = grown;
+	}
+	t->c.limit = (size_t) autodebit_max_response_bytes;
+	curl_easy_setopt(e, CURLOPT_URL, r->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) autodebit_connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) autodebit_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (autodebit_ca_file && autodebit_ca_file[0])
+		curl_easy_setopt(e, CURLOPT_CAINFO, autodebit_ca_file);
+	curl_easy_setopt(e, CURLOPT_PROXY, autodebit_proxy ? autodebit_proxy : "");
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->c.limit);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->c);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, &t->c);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "autodebit/" AUTODEBIT_VERSION);
+	INSTR_TIME_SET_CURRENT(t->start);
+	if (curl_multi_add_handle(multi, e) != CURLM_OK)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a libcurl transfer")));
+	t->started = true;
+}
+
+/* Move a finished transfer's outcome into its request's result (palloc'd). */
+static void
+finish_transfer(Transfer *t, CURLcode rc)
+{
+	TransportResult *result = &t->req->result;
 	instr_time	elapsed;
 
-	memset(result, 0, sizeof(*result));
-	memset(&c, 0, sizeof(c));
-	if (!transport_url_allowed(url, &why))
-		ereport(ERROR,
-				(errcode(ERRCODE_AUTODEBIT_CONFIG),
-				 errmsg("refusing to send to \"%s\"", url),
-				 errdetail("%s.", why)));
-
-	if (multi == NULL && (multi = curl_multi_init()) == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl multi handle")));
-	if (easy == NULL && (easy = curl_easy_init()) == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
-	curl_easy_reset(easy);		/* options only: the connection cache stays in multi */
-
-	c.limit = (size_t) autodebit_max_response_bytes;
-	errbuf[0] = '\0';
-	INSTR_TIME_SET_CURRENT(start);
-
-	PG_TRY();
-	{
-		int			running = 1;
-		CURLMsg    *msg;
-		int			left;
-
-		for (int i = 0; i < nheaders; i++)
-		{
-			struct curl_slist *grown = curl_slist_append((struct curl_slist *) list, headers[i]);
-
-			if (grown == NULL)
-				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-			list = grown;
-		}
-		curl_easy_setopt(easy, CURLOPT_URL, url);
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(easy, CURLOPT_POST, 1L);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, (struct curl_slist *) list);
-		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) autodebit_connect_timeout_ms);
-		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) autodebit_timeout_ms);
-		curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-		if (autodebit_ca_file && autodebit_ca_file[0])
-			curl_easy_setopt(easy, CURLOPT_CAINFO, autodebit_ca_file);
-		curl_easy_setopt(easy, CURLOPT_PROXY, autodebit_proxy ? autodebit_proxy : "");
-		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) c.limit);
-		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect_body);
-		curl_easy_setopt(easy, CURLOPT_WRITEDATA, &c);
-		curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, collect_header);
-		curl_easy_setopt(easy, CURLOPT_HEADERDATA, &c);
-		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(easy, CURLOPT_USERAGENT, "autodebit/" AUTODEBIT_VERSION);
-
-		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
-			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a libcurl transfer")));
-		attached = true;
-
-		pgstat_report_wait_start(PG_WAIT_EXTENSION);
-		while (running)
-		{
-			if (curl_multi_perform(multi, &running) != CURLM_OK)
-				break;
-			if (running)
-				curl_multi_poll(multi, NULL, 0, 50, NULL);
-			CHECK_FOR_INTERRUPTS();		/* cancel / statement_timeout: PG_CATCH cleans up */
-		}
-		pgstat_report_wait_end();
-		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
-				rc = msg->data.result;
-	}
-	PG_CATCH();
-	{
-		pgstat_report_wait_end();
-		release(&c, (struct curl_slist *) list, attached);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
 	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
+	INSTR_TIME_SUBTRACT(elapsed, t->start);
 	result->elapsed_ms = INSTR_TIME_GET_MILLISEC(elapsed);
-
 	if (rc == CURLE_OK)
 	{
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &result->http_status);
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &result->http_status);
 		result->ok = true;
-		result->body = palloc(c.len + 1);
-		memcpy(result->body, c.data ? c.data : "", c.len);
-		result->body[c.len] = '\0';
-		result->body_len = c.len;
-		result->signature = pcopy(c.signature);
-		result->response_time = pcopy(c.response_time);
-		result->client_id = pcopy(c.client_id);
+		result->body = palloc(t->c.len + 1);
+		memcpy(result->body, t->c.data ? t->c.data : "", t->c.len);
+		result->body[t->c.len] = '\0';
+		result->body_len = t->c.len;
+		result->signature = pcopy(t->c.signature);
+		result->response_time = pcopy(t->c.response_time);
+		result->client_id = pcopy(t->c.client_id);
 	}
-	else if (c.overflow || rc == CURLE_FILESIZE_EXCEEDED)
+	else if (t->c.overflow || rc == CURLE_FILESIZE_EXCEEDED)
 		result->error = psprintf("the answer is larger than autodebit.max_response_bytes (%d)",
 								 autodebit_max_response_bytes);
 	else
 		result->error = psprintf("%s%s%s", curl_easy_strerror(rc),
-								 errbuf[0] ? ": " : "", errbuf);
-	release(&c, (struct curl_slist *) list, attached);
+								 t->errbuf[0] ? ": " : "", t->errbuf);
+	t->done = true;
+	release(t);
+}
+
+/*
+ * POST every request, at most max_in_flight at a time and at most rps new requests a second
+ * (0: no limit), over the backend's connection cache.  Fills each request's result; transport
+ * trouble is a result, never an error.  Cancel and statement_timeout interrupt within 50 ms.
+ */
+void
+transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps)
+{
+	Transfer   *volatile xfers = palloc0(sizeof(Transfer) * Max(n, 1));
+	const int	limit = Max(max_in_flight, 1);
+	char	   *why;
+	instr_time	begun;
+
+	for (int i = 0; i < n; i++)
+	{
+		memset(&reqs[i].result, 0, sizeof(TransportResult));
+		if (!transport_url_allowed(reqs[i].url, &why))
+			ereport(ERROR,
+					(errcode(ERRCODE_AUTODEBIT_CONFIG),
+					 errmsg("refusing to send to \"%s\"", reqs[i].url),
+					 errdetail("%s.", why)));
+		xfers[i].req = &reqs[i];
+	}
+	if (multi == NULL && (multi = curl_multi_init()) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl multi handle")));
+	INSTR_TIME_SET_CURRENT(begun);
+
+	PG_TRY();
+	{
+		int			next = 0;
+		int			in_flight = 0;
+		int			finished = 0;
+
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		while (finished < n)
+		{
+			int			running;
+			CURLMsg    *msg;
+			int			left;
+
+			/* start what the limits allow */
+			while (next < n && in_flight < limit)
+			{
+				if (rps > 0)
+				{
+					instr_time	now;
+
+					INSTR_TIME_SET_CURRENT(now);
+					INSTR_TIME_SUBTRACT(now, begun);
+					if (INSTR_TIME_GET_DOUBLE(now) * rps < next)
+						break;
+				}
+				start_transfer(&xfers[next++]);
+				in_flight++;
+			}
+			curl_multi_perform(multi, &running);
+			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+			{
+				Transfer   *t;
+
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+				finish_transfer(t, msg->data.result);
+				in_flight--;
+				finished++;
+			}
+			if (finished < n)
+				curl_multi_poll(multi, NULL, 0, 50, NULL);
+			CHECK_FOR_INTERRUPTS();		/* cancel / statement_timeout: PG_CATCH cleans up */
+		}
+		pgstat_report_wait_end();
+	}
+	PG_CATCH();
+	{
+		pgstat_report_wait_end();
+		for (int i = 0; i < n; i++)
+			if (xfers[i].started && !xfers[i].done)
+				release(&xfers[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pfree(xfers);
+}
+
+/* POST one request; see transport_post_many. */
+void
+transport_post(const char *url, const char *const *headers, int nheaders,
+			   const char *body, size_t body_len, TransportResult *result)
+{
+	TransportRequest req;
+
+	req.url = url;
+	req.headers = headers;
+	req.nheaders = nheaders;
+	req.body = body;
+	req.body_len = body_len;
+	transport_post_many(&req, 1, 1, 0);
+	*result = req.result;
 }
 
 PG_FUNCTION_INFO_V1(autodebit_check_url);
