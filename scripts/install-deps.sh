@@ -7,6 +7,7 @@ packages=(
 	build-essential pkg-config ca-certificates curl jq openssl
 	postgresql-15 postgresql-server-dev-15  # the server (initdb, pg_regress) and PGXS headers
 	libpq-dev iproute2                      # notifyd: libpq; tests: ss
+	postgresql-15-cron                      # pg_cron 1.4: runs autodebit_run() every minute
 	libssl-dev libcurl4-openssl-dev         # the extension and the sandbox: TLS, HTTP
 	libmicrohttpd-dev libjansson-dev        # the sandbox acquirer: HTTP server, JSON
 	wrk                                     # bench/: load generator

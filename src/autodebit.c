@@ -24,6 +24,9 @@ int			autodebit_refresh_window_s = 3600;
 int			autodebit_close_grace_s = 120;
 int			autodebit_cancel_after_s = 600;
 int			autodebit_orphan_policy = 0;
+int			autodebit_max_in_flight = 200;
+int			autodebit_requests_per_second = 0;
+char	   *autodebit_test_now = NULL;
 
 static const struct config_enum_entry orphan_policies[] = {
 	{"cancel", 0, false},
@@ -90,6 +93,18 @@ _PG_init(void)
 							 "cancel gives the user the money back; keep records the payment as an orphan SUCCESS.",
 							 &autodebit_orphan_policy, 0, orphan_policies,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.max_in_flight",
+							"How many requests autodebit_run() keeps in flight at once.",
+							NULL, &autodebit_max_in_flight, 200, 1, 5000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.requests_per_second",
+							"At most this many new requests a second from autodebit_run() (0: no limit).",
+							NULL, &autodebit_requests_per_second, 0, 0, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("autodebit.test_now",
+							   "Tests only: the time schedules and retries take as now (empty: the real time).",
+							   NULL, &autodebit_test_now, "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("autodebit");
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
