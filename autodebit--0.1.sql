@@ -1467,6 +1467,7 @@ CREATE TABLE autodebit.run (
 	unknown				integer NOT NULL DEFAULT 0,
 	periods_opened		integer NOT NULL DEFAULT 0,
 	recovered			integer NOT NULL DEFAULT 0,		-- rows a dead run left SENDING, now UNKNOWN
+	throttled			integer NOT NULL DEFAULT 0,		-- answered REQUEST_TRAFFIC_EXCEED_LIMIT, queued again
 	duration			interval GENERATED ALWAYS AS (finished_at - started_at) STORED
 );
 
@@ -1767,7 +1768,13 @@ BEGIN
 					x.access_token_enc, x.refresh_token_enc, x.access_token_fp, x.latency_ms, x.error)::autodebit.exchange_result)
 		FROM run_results x JOIN run_batch b USING (i);
 
+		-- rate-limited requests were not carried out: queue them again, same id, for the next batch
+		UPDATE autodebit.payment p SET status = 'QUEUED', claimed_run = NULL, updated_at = now()
+		FROM run_results x JOIN run_batch b USING (i)
+		WHERE p.id = b.payment_id AND p.status = 'UNKNOWN' AND x.result_code = 'REQUEST_TRAFFIC_EXCEED_LIMIT';
+
 		UPDATE autodebit.run r SET
+			throttled = r.throttled + (SELECT count(*) FROM run_results WHERE result_code = 'REQUEST_TRAFFIC_EXCEED_LIMIT'),
 			sent = r.sent + (SELECT count(*) FROM run_results),
 			succeeded = r.succeeded + (SELECT count(*) FROM run_results WHERE outcome = 'S'),
 			failed = r.failed + (SELECT count(*) FROM run_results WHERE outcome = 'F'),
@@ -1814,6 +1821,8 @@ DECLARE
 	n integer;
 	r autodebit.run;
 	rec record;
+	throttled integer := 0;
+	backoff double precision := 0.25;
 BEGIN
 	IF batch_size IS NULL OR batch_size < 1 THEN
 		RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = '22023';
@@ -1829,8 +1838,15 @@ BEGIN
 		PERFORM autodebit._run_send(run_id);
 		COMMIT;							-- the results, right after the batch
 		SELECT * INTO r FROM autodebit.run WHERE id = run_id;
-		RAISE NOTICE 'autodebit_run %: sent % (% succeeded, % failed, % unknown)',
-			run_id, r.sent, r.succeeded, r.failed, r.unknown;
+		RAISE NOTICE 'autodebit_run %: sent % (% succeeded, % failed, % unknown, % throttled)',
+			run_id, r.sent, r.succeeded, r.failed, r.unknown, r.throttled;
+		IF r.throttled > throttled THEN
+			-- the acquirer asked us to slow down: back off before the next batch, doubling to 8 s
+			throttled := r.throttled;
+			PERFORM pg_sleep(backoff);
+			backoff := least(backoff * 2, 8);
+			EXIT WHEN backoff >= 8;		-- leave the rest for the next run
+		END IF;
 	END LOOP;
 	PERFORM autodebit._schedules_settle();
 	COMMIT;

@@ -151,3 +151,12 @@ SELECT s.status, p.status AS period, p.failures FROM autodebit.schedule s
 JOIN autodebit.schedule_period p ON p.schedule_id = s.id WHERE s.id = :sid4;
 RESET autodebit.test_now;
 RESET autodebit.order_close_grace;
+
+-- the acquirer rate-limits (REQUEST_TRAFFIC_EXCEED_LIMIT): the run backs off and sends the
+-- same request again; one debit
+SELECT status FROM autodebit_pay('omar', 'order-12010', 300, 'USD', 'Throttled', merchant => 'SANDBOX_SUITE', deferred => true);
+SELECT test.fault('traffic', 'pay', 1);
+CALL autodebit_run();
+SELECT throttled AS throttled_once, sent >= 2 AS sent_again FROM autodebit.run ORDER BY id DESC LIMIT 1;
+SELECT status, attempt FROM autodebit.payments WHERE order_ref = 'order-12010';
+SELECT test.debits('order-12010') AS debits;
