@@ -540,7 +540,13 @@ BEGIN
 	VALUES (m.id, prid, order_ref, attempt, a.customer_ref, a.customer_belongs_to, a.id, amount_minor,
 			currency, description, CASE WHEN deferred THEN 'QUEUED' ELSE 'SENDING' END,
 			body, a.access_token_enc, 'agreement:' || a.id || ':access')
+	ON CONFLICT ON CONSTRAINT payment_merchant_id_order_ref_attempt_key DO NOTHING
 	RETURNING * INTO p;
+	IF p.id IS NULL THEN
+		-- another session created this attempt first (and committed): that one is the payment
+		SELECT * INTO p FROM autodebit.payment t
+		WHERE t.merchant_id = m.id AND t.order_ref = order_ref AND t.attempt = attempt;
+	END IF;
 	RETURN p;
 END
 $$;
@@ -861,8 +867,12 @@ BEGIN
 	END IF;
 	m := autodebit._merchant(merchant);
 
-	-- One payer per order at a time, until the caller's transaction ends.
-	PERFORM pg_advisory_xact_lock(hashtextextended('autodebit/' || m.id || '/' || order_ref, 0));
+	-- One payer per order at a time, until the caller's transaction ends.  A deferred pay sends
+	-- nothing, so it takes no lock (a transaction may queue thousands): a concurrent twin waits
+	-- on the unique (merchant, order_ref, attempt) index instead and gets the same row.
+	IF NOT deferred THEN
+		PERFORM pg_advisory_xact_lock(hashtextextended('autodebit/' || m.id || '/' || order_ref, 0));
+	END IF;
 
 	SELECT * INTO p FROM autodebit.payment t
 	WHERE t.merchant_id = m.id AND t.order_ref = order_ref AND t.status = 'SUCCESS';

@@ -11,10 +11,12 @@
 #include "autodebit.h"
 
 #include <ctype.h>
+#include <sys/resource.h>
 #include <curl/curl.h>
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "utils/builtins.h"
 #include "portability/instr_time.h"
 #include "utils/wait_event.h"
@@ -270,6 +272,30 @@ finish_transfer(Transfer *t, CURLcode rc)
 }
 
 /*
+ * How many sockets may be open at once: each transfer in flight holds one, on top of the files
+ * PostgreSQL keeps (max_safe_fds).  Raises the soft descriptor limit towards the hard one when
+ * more are wanted, and never returns more than fit.
+ */
+static int
+socket_budget(int wanted)
+{
+	struct rlimit rl;
+	rlim_t		needed = (rlim_t) wanted + max_safe_fds + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return Min(wanted, 256);
+	if (rl.rlim_cur < needed && rl.rlim_cur < rl.rlim_max)
+	{
+		rl.rlim_cur = Min(needed, rl.rlim_max);
+		(void) setrlimit(RLIMIT_NOFILE, &rl);
+		(void) getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur >= needed)
+		return wanted;
+	return (int) Max(1, (long) rl.rlim_cur - max_safe_fds - 64);
+}
+
+/*
  * POST every request, at most max_in_flight at a time and at most rps new requests a second
  * (0: no limit), over the backend's connection cache.  Fills each request's result; transport
  * trouble is a result, never an error.  Cancel and statement_timeout interrupt within 50 ms.
@@ -278,7 +304,7 @@ void
 transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps)
 {
 	Transfer   *volatile xfers = palloc0(sizeof(Transfer) * Max(n, 1));
-	const int	limit = Max(max_in_flight, 1);
+	const int	limit = socket_budget(Max(Min(max_in_flight, n), 1));
 	char	   *why;
 	instr_time	begun;
 

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# How fast does CALL autodebit_run() send many due debits to a slow acquirer?
+#
+# Issue 5 / DESIGN §8: 10,000 due debits against the sandbox with --latency-ms 200 complete in
+# under 15 s on 2 cores.  Prints, measured in this run: the run's time; the ratio to the same
+# debits sent one at a time (measured on a sample, extrapolated); and the ratio to the RSA
+# signing bound (our 10,000 signatures plus the sandbox's 10,000, on 2 cores, at the
+# `openssl speed rsa2048` rate).
+#
+#   bench/run-10k.sh [debits (10000)] [in-flight (1000)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-10000}
+in_flight=${2:-1000}
+sample=20
+
+work=$(mktemp -d /tmp/autodebit-run10k.XXXXXX)
+chmod 755 "$work"
+. scripts/lib.sh
+trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+
+make_keys
+start_sandbox --latency-ms 200 --default-balance 1000000000000 --threads 4
+cluster_port=5497 start_cluster "shared_buffers = '256MB'" "max_connections = 20" \
+	"synchronous_commit = on" "max_wal_size = '2GB'"
+cluster_port=5497
+sql() { cluster_psql -At -c "$1"; }
+
+sql "CREATE EXTENSION autodebit" >/dev/null
+sql "SELECT 1 FROM autodebit_merchant_set('SANDBOX_BENCH', '$gateway', 'merchant.pem', '$(acquirer_key_b64)', app_id => 'BENCH')" >/dev/null
+url=$(sql "SELECT auth_url FROM autodebit_consult('bench', 'GCASH', 'https://bench.example/done')")
+redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$url&decision=agree&user=bench-wallet")
+state=$(echo "$redirect" | sed -n 's/.*authState=\([^&]*\).*/\1/p')
+code=$(echo "$redirect" | sed -n 's/.*authCode=\([^&]*\).*/\1/p')
+sql "SELECT status FROM autodebit_apply_token('$state', '$code')" >/dev/null
+
+echo "RSA-2048 signing speed (openssl speed, one core):"
+sign_per_s=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+echo "  $sign_per_s signs/s"
+
+echo "One at a time: $sample synchronous autodebit_pay() calls against the 200 ms sandbox"
+t0=$(date +%s.%N)
+sql "DO \$\$ BEGIN FOR i IN 1..$sample LOOP PERFORM autodebit_pay('bench', 'single-' || i, 100, 'USD', 'one at a time'); END LOOP; END \$\$" >/dev/null
+t1=$(date +%s.%N)
+per_call=$(awk -v a="$t0" -v b="$t1" -v s="$sample" 'BEGIN {printf "%.4f", (b - a) / s}')
+echo "  $per_call s per debit"
+
+echo "Queueing $n deferred debits"
+sql "DO \$\$ BEGIN FOR i IN 1..$n LOOP PERFORM autodebit_pay('bench', 'due-' || i, 100, 'USD', 'due debit', deferred => true); END LOOP; END \$\$" >/dev/null
+sql "SELECT status || ': ' || payments FROM autodebit.queue"
+
+echo "CALL autodebit_run(batch_size => $n) with autodebit.max_in_flight = $in_flight"
+t0=$(date +%s.%N)
+as_server env PGOPTIONS="-c autodebit.max_in_flight=$in_flight -c client_min_messages=warning" \
+	"$ad_bindir/psql" -X -q -h "$work" -p 5497 -U postgres -d postgres -c "CALL autodebit_run(batch_size => $n)"
+t1=$(date +%s.%N)
+elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+
+ok=$(sql "SELECT count(*) FROM autodebit.payment WHERE order_ref LIKE 'due-%' AND status = 'SUCCESS'")
+debits=$(curl -s "$gateway/sandbox/admin/ledger" | jq '[.payments[] | select((.referenceOrderId | startswith("due-")) and .status == "SUCCESS")] | length')
+run=$(sql "SELECT format('claimed %s, sent %s, succeeded %s, failed %s, unknown %s', claimed, sent, succeeded, failed, unknown) FROM autodebit.run ORDER BY id DESC LIMIT 1")
+
+awk -v n="$n" -v e="$elapsed" -v p="$per_call" -v s="$sign_per_s" -v ok="$ok" -v d="$debits" -v run="$run" 'BEGIN {
+	serial = n * p; bound = 2 * n / (2 * s);
+	printf "\n  %d debits in %.2f s (%.0f debits/s)   target: under 15 s\n", n, e, n / e;
+	printf "  run: %s; SUCCESS rows %d, sandbox debits %d\n", run, ok, d;
+	printf "  one at a time would take %.0f s: the run is %.0fx faster\n", serial, serial / e;
+	printf "  RSA bound (%d signatures on 2 cores): %.2f s: the run takes %.1fx that\n", 2 * n, bound, e / bound;
+}'
