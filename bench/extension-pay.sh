@@ -69,22 +69,22 @@ rows=$(sql "SELECT count(*) FROM autodebit.payment WHERE status = 'SUCCESS'")
 echo "  sandbox debits: $paid, SUCCESS rows: $rows"
 
 echo "Connection reuse and backend memory over $mem_calls calls:"
-as_server env PGOPTIONS="-c synchronous_commit=off -c application_name=membench" "$ad_bindir/pgbench" -n -c 1 -j 1 \
+as_server env PGOPTIONS="-c synchronous_commit=off" "$ad_bindir/pgbench" -n -c 1 -j 1 \
 	-t "$mem_calls" -f "$work/pay.sql" -h "$work" -p 5498 -U postgres postgres > "$work/mem.out" 2>&1 &
 bench_pid=$!
 sleep 3
-pid=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'membench'")
+pid=$(sql "SELECT pid FROM pg_stat_activity WHERE query LIKE '%autodebit_pay(%' AND pid <> pg_backend_pid() LIMIT 1")
 port=${gateway##*:}
 conns=$(ss -Htn state established "( dport = :$port )" | wc -l)
 echo "  TCP connections from the cluster to the sandbox during the run: $conns"
-first=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+first=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
 samples="$first"
 while kill -0 "$bench_pid" 2>/dev/null; do
 	sleep 5
-	rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null) || break
+	rss=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null) || break
 	[ -n "$rss" ] && samples="$samples $rss" && last=$rss
 done
 wait "$bench_pid" || true
 done_calls=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/mem.out")
-echo "  backend RSS (kB) every 5 s: $samples"
-echo "  calls: $done_calls; RSS after 3 s: $first kB, at the end: ${last:-$first} kB"
+echo "  backend private memory (RssAnon, kB; shared buffers excluded) every 5 s: $samples"
+echo "  calls: $done_calls; RssAnon after 3 s: $first kB, at the end: ${last:-$first} kB"
