@@ -26,13 +26,7 @@ cluster_port=5498 start_cluster "shared_buffers = '256MB'" "max_connections = 20
 cluster_port=5498
 sql() { cluster_psql -At -c "$1"; }
 
-sql "CREATE EXTENSION autodebit" >/dev/null
-sql "SELECT 1 FROM autodebit_merchant_set('SANDBOX_BENCH', '$gateway', 'merchant.pem', '$(acquirer_key_b64)', app_id => 'BENCH')" >/dev/null
-url=$(sql "SELECT auth_url FROM autodebit_consult('bench', 'GCASH', 'https://bench.example/done')")
-redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$url&decision=agree&user=bench-wallet")
-state=$(echo "$redirect" | sed -n 's/.*authState=\([^&]*\).*/\1/p')
-code=$(echo "$redirect" | sed -n 's/.*authCode=\([^&]*\).*/\1/p')
-sql "SELECT status FROM autodebit_apply_token('$state', '$code')" >/dev/null
+authorize_customer SANDBOX_BENCH bench
 sql "CREATE SEQUENCE bench_orders" >/dev/null
 
 cat > "$work/pay.sql" <<'EOF'

@@ -83,6 +83,19 @@ cluster_psql() {
 		-v ON_ERROR_STOP=1 "$@"
 }
 
+# In the private cluster: CREATE EXTENSION, register merchant $1 against the sandbox, and have
+# customer $2 agree on the consent page and get an agreement (for the benchmarks).
+authorize_customer() {
+	local client=$1 customer=$2 url redirect state code
+	cluster_psql -At -c "CREATE EXTENSION IF NOT EXISTS autodebit" >/dev/null
+	cluster_psql -At -c "SELECT 1 FROM autodebit_merchant_set('$client', '$gateway', 'merchant.pem', '$(acquirer_key_b64)', app_id => 'BENCH')" >/dev/null
+	url=$(cluster_psql -At -c "SELECT auth_url FROM autodebit_consult('$customer', 'GCASH', 'https://bench.example/done')")
+	redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$url&decision=agree&user=$customer-wallet")
+	state=$(echo "$redirect" | sed -n 's/.*authState=\([^&]*\).*/\1/p')
+	code=$(echo "$redirect" | sed -n 's/.*authCode=\([^&]*\).*/\1/p')
+	cluster_psql -At -c "SELECT status FROM autodebit_apply_token('$state', '$code')" >/dev/null
+}
+
 # Stop what start_sandbox and start_cluster started.
 stop_all() {
 	for pid in ${sandbox_pids:-}; do kill "$pid" 2>/dev/null; done
