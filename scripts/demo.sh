@@ -65,6 +65,11 @@ sql "SELECT order_ref, status, payment_id FROM autodebit_pay('customer-42', 'inv
 echo "sandbox ledger for invoice-2026-11:"
 curl -s "$gateway/sandbox/admin/ledger" | jq -c '.payments[] | select(.referenceOrderId == "invoice-2026-11") | {paymentRequestId, status, amount, currency}'
 
+step "Next month's charge: queued with the invoice, sent after commit by autodebit_run() (pg_cron's job)"
+sql "SELECT order_ref, status FROM autodebit_pay('customer-42', 'invoice-2026-12', 29900, 'PHP', 'Premium plan, December 2026', deferred => true)"
+sql "CALL autodebit_run()"
+sql "SELECT order_ref, status, payment_id IS NOT NULL AS paid FROM autodebit.payments WHERE order_ref = 'invoice-2026-12'"
+
 step "The user stops auto debit: autodebit_revoke()"
 sql "SELECT customer_ref, status, end_reason FROM autodebit_revoke('customer-42')"
 
