@@ -49,7 +49,18 @@ INSERT INTO cases (call) VALUES
 	($$autodebit_merchant_set('BAD', 'https://example.com', 'world-readable.pem', current_setting('autodebit_test.acquirer_key_b64'))$$),
 	($$autodebit_merchant_set('BAD', 'https://example.com', 'merchant-pkcs8.pem', 'bm90IGEga2V5')$$),
 	($$autodebit_merchant_set('BAD CLIENT', 'https://example.com', 'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'))$$),
-	($$autodebit_merchant_set('BAD', 'https://example.com', 'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'), key_version => 0)$$);
+	($$autodebit_merchant_set('BAD', 'https://example.com', 'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'), key_version => 0)$$),
+	-- lifecycle and schedules
+	($$autodebit_inquire('no-such-payment')$$),
+	($$autodebit_cancel('no-such-payment')$$),
+	($$autodebit_refund('no-such-payment', 0)$$),
+	($$autodebit_inquire_refund('no-such-refund')$$),
+	($$autodebit_schedule('gina', 100, 'XXX', 'd')$$),
+	($$autodebit_schedule('gina', 0, 'USD', 'd')$$),
+	($$autodebit_schedule('gina', 100, 'USD', 'd', every => '30 seconds')$$),
+	($$autodebit_schedule('nobody', 100, 'USD', 'd')$$),
+	($$autodebit_schedule_pause(-1)$$),
+	($$autodebit_handle_notification('/notify', 'NO_SUCH_CLIENT', '1', 'sig', '{}')$$);
 
 SELECT n, test.err('SELECT * FROM ' || call) AS error FROM cases ORDER BY n;
 SELECT test.counts() = :'before' AS nothing_changed;
