@@ -475,7 +475,9 @@ BEGIN
 	PERFORM autodebit._set_payment_status(pid,
 		CASE x.outcome
 			WHEN 'S' THEN 'SUCCESS'
-			WHEN 'F' THEN 'FAIL'
+			-- the id went out before with other key fields (say, a rolled-back send with an older
+			-- token): that first request may have debited, so this is not a definite failure
+			WHEN 'F' THEN CASE WHEN x.result_code = 'REPEAT_REQ_INCONSISTENT' THEN 'UNKNOWN' ELSE 'FAIL' END
 			WHEN 'U' THEN CASE WHEN x.result_code = 'PAYMENT_IN_PROCESS' THEN 'PROCESSING' ELSE 'UNKNOWN' END
 			ELSE 'UNKNOWN' END,
 		x.result_code, coalesce(x.result_message, x.error),
@@ -1058,7 +1060,7 @@ BEGIN
 	IF (f.p).status IN ('CANCELLED', 'FAIL') THEN
 		RETURN autodebit._payment_row((f.p).id);		-- nothing to cancel
 	END IF;
-	IF (f.p).status = 'QUEUED' THEN
+	IF (f.p).status = 'QUEUED' AND (f.p).sent_at IS NULL THEN
 		PERFORM autodebit._set_payment_status((f.p).id, 'CANCELLED', 'CANCELLED', 'cancelled before sending');
 		RETURN autodebit._payment_row((f.p).id);
 	END IF;
@@ -1296,6 +1298,9 @@ BEGIN
 	FOR p IN SELECT * FROM autodebit.payment t
 			 WHERE t.status IN ('SENDING', 'PROCESSING', 'UNKNOWN')
 			   AND coalesce(t.next_check_at, t.updated_at) <= now()
+			   -- a live run is sending it: its answer is coming (a dead run's become UNKNOWN)
+			   AND NOT (t.status = 'SENDING' AND t.claimed_run IS NOT NULL
+						AND EXISTS (SELECT FROM autodebit.run r WHERE r.id = t.claimed_run AND r.finished_at IS NULL))
 			 ORDER BY t.next_check_at NULLS FIRST LIMIT 1000
 			 FOR UPDATE SKIP LOCKED LOOP
 		SELECT * INTO m FROM autodebit.merchant WHERE id = p.merchant_id;
@@ -1735,7 +1740,9 @@ BEGIN
 		ORDER BY p.id LIMIT batch_size FOR UPDATE SKIP LOCKED),
 	claimed AS (
 		UPDATE autodebit.payment p SET status = 'SENDING', claimed_run = run_id, sent_at = now(),
-			   updated_at = now(), token_enc = a.access_token_enc
+			   updated_at = now(),
+			   -- a request never sent may take the current token; one sent before keeps its bytes
+			   token_enc = CASE WHEN p.sent_at IS NULL THEN a.access_token_enc ELSE p.token_enc END
 		FROM c, autodebit.agreement a
 		WHERE p.id = c.id AND a.id = p.agreement_id
 		RETURNING 1)
@@ -1756,17 +1763,17 @@ DECLARE
 BEGIN
 	FOR m IN SELECT * FROM autodebit.merchant WHERE id IN
 			 (SELECT merchant_id FROM autodebit.payment WHERE claimed_run = run_id AND status = 'SENDING') LOOP
-		CREATE TEMP TABLE IF NOT EXISTS run_batch (i integer, payment_id bigint) ON COMMIT DROP;
-		TRUNCATE run_batch;
-		INSERT INTO run_batch
+		-- never trust a pg_temp table the caller may have made first (this function is a definer)
+		DROP TABLE IF EXISTS pg_temp.run_batch, pg_temp.run_results;
+		CREATE TEMP TABLE run_batch (i integer, payment_id bigint) ON COMMIT DROP;
+		INSERT INTO pg_temp.run_batch
 		SELECT row_number() OVER (ORDER BY p.id), p.id FROM autodebit.payment p
 		WHERE p.claimed_run = run_id AND p.status = 'SENDING' AND p.merchant_id = m.id;
 
-		CREATE TEMP TABLE IF NOT EXISTS run_results ON COMMIT DROP AS
+		CREATE TEMP TABLE run_results ON COMMIT DROP AS
 			SELECT * FROM autodebit._exchange_many(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 												   NULL, NULL, NULL, NULL) WITH NO DATA;
-		TRUNCATE run_results;
-		INSERT INTO run_results
+		INSERT INTO pg_temp.run_results
 		SELECT * FROM autodebit._exchange_many(m.client_id, m.gateway_url, m.private_key_file,
 			m.acquirer_public_key, m.key_version, 'pay',
 			(SELECT array_agg(p.payment_request_id ORDER BY b.i) FROM run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),

@@ -61,3 +61,12 @@ FROM autodebit.payment p
 LEFT JOIN LATERAL (SELECT e FROM jsonb_array_elements(test.sandbox('GET', 'ledger')->'payments') e
 				   WHERE e->>'paymentRequestId' = p.payment_request_id) l ON true
 WHERE p.order_ref LIKE 'order-20%' ORDER BY p.order_ref, p.attempt;
+
+-- a rolled-back send, then the same order with another amount: the acquirer refuses the reused id
+-- (REPEAT_REQ_INCONSISTENT); that is not a definite failure, since the first request debited
+BEGIN;
+SELECT status FROM autodebit_pay('carol', 'order-2008', 500, 'USD', 'Changed mind');
+ROLLBACK;
+SELECT attempt, status, result_code FROM autodebit_pay('carol', 'order-2008', 600, 'USD', 'Changed mind');
+SELECT test.err($$SELECT autodebit_pay('carol', 'order-2008', 700, 'USD', 'Changed mind')$$);
+SELECT test.debits('order-2008') AS debits;

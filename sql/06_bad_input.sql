@@ -42,6 +42,7 @@ INSERT INTO cases (call) VALUES
 	-- merchant_set
 	($$autodebit_merchant_set('BAD', 'ftp://127.0.0.1:1', 'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'))$$),
 	($$autodebit_merchant_set('BAD', 'http://203.0.113.5:8080', 'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'))$$),
+	($$autodebit_merchant_set('BAD', 'http://127.0.0.1.example.com:8080', 'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'))$$),
 	($$autodebit_merchant_set('BAD', 'https://example.com/ams/api', 'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'))$$),
 	($$autodebit_merchant_set('BAD', 'https://example.com', '../etc/passwd', current_setting('autodebit_test.acquirer_key_b64'))$$),
 	($$autodebit_merchant_set('BAD', 'https://example.com', 'missing.pem', current_setting('autodebit_test.acquirer_key_b64'))$$),

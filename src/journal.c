@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
@@ -52,8 +53,8 @@ journal_append(const JournalEntry *entries, int n)
 	initStringInfo(&lines);
 	for (int i = 0; i < n; i++)
 	{
-		appendStringInfo(&lines, "{\"v\":1,\"at\":\"%s\",\"pid\":%d,\"xid\":\"" UINT64_FORMAT "\",\"clientId\":",
-						 now, MyProcPid, xid);
+		appendStringInfo(&lines, "{\"v\":1,\"at\":\"%s\",\"db\":%u,\"pid\":%d,\"xid\":\"" UINT64_FORMAT "\",\"clientId\":",
+						 now, MyDatabaseId, MyProcPid, xid);
 		escape_json(&lines, entries[i].client_id);
 		appendStringInfoString(&lines, ",\"api\":");
 		escape_json(&lines, entries[i].api);
@@ -174,6 +175,16 @@ autodebit_journal_read(PG_FUNCTION_ARGS)
 			continue;
 		}
 		line = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+		{
+			JsonbValue	db;
+
+			/* the journal is the cluster's; each database adopts only its own lines */
+			if (getKeyJsonValueFromContainer(&line->root, "db", 2, &db) != NULL &&
+				db.type == jbvNumeric &&
+				DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(db.val.numeric))) !=
+				(int64) MyDatabaseId)
+				continue;
+		}
 		xid = jb_string(&line->root, "xid");
 		at = jb_string(&line->root, "at");
 

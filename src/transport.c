@@ -10,6 +10,7 @@
  */
 #include "autodebit.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <sys/resource.h>
 #include <curl/curl.h>
@@ -40,8 +41,13 @@ static CURLM *multi = NULL;	/* holds the connection cache, kept for the backend'
 static bool
 host_is_loopback(const char *host)
 {
-	return strncmp(host, "127.", 4) == 0 || pg_strcasecmp(host, "localhost") == 0 ||
-		strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+	struct in_addr a4;
+
+	/* an address, not a name that merely starts like one ("127.0.0.1.example.com") */
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return pg_strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+		strcmp(host, "::1") == 0;
 }
 
 /* May autodebit send to url?  https anywhere; plain http only to loopback. */
