@@ -564,6 +564,13 @@ BEGIN
 END
 $$;
 
+-- What the journal records about a pay request beside its body, so that reconcile can adopt it
+-- as a payment row if its transaction rolls back (one definition for every sender).
+CREATE FUNCTION autodebit._pay_meta(p autodebit.payment) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('merchantId', p.merchant_id, 'agreementId', p.agreement_id,
+							 'customerRef', p.customer_ref, 'orderRef', p.order_ref, 'attempt', p.attempt) $$;
+
 -- Send (or re-send, byte for byte) a payment's request and record the answer.
 CREATE FUNCTION autodebit._send_payment(m autodebit.merchant, p autodebit.payment)
 	RETURNS autodebit.payment
@@ -575,9 +582,7 @@ BEGIN
 		   sent_at = coalesce(t.sent_at, now()), updated_at = now()
 	WHERE t.id = p.id;
 	res := autodebit._call(m, 'pay', p.payment_request_id, p.request_body, p.token_enc, p.token_aad,
-						   meta => jsonb_build_object('merchantId', m.id, 'agreementId', p.agreement_id,
-													  'customerRef', p.customer_ref, 'orderRef', p.order_ref,
-													  'attempt', p.attempt));
+						   meta => autodebit._pay_meta(p));
 	PERFORM autodebit._apply_pay_result(p.id, res);
 	SELECT * INTO p FROM autodebit.payment WHERE id = p.id;
 	RETURN p;
@@ -1780,9 +1785,8 @@ BEGIN
 			(SELECT array_agg(p.request_body ORDER BY b.i) FROM run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
 			(SELECT array_agg(p.token_enc ORDER BY b.i) FROM run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
 			(SELECT array_agg(p.token_aad ORDER BY b.i) FROM run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
-			(SELECT array_agg(jsonb_build_object('merchantId', m.id, 'agreementId', p.agreement_id,
-								'customerRef', p.customer_ref, 'orderRef', p.order_ref, 'attempt', p.attempt)
-							  ORDER BY b.i) FROM run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
+			(SELECT array_agg(autodebit._pay_meta(p) ORDER BY b.i)
+			 FROM run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
 			in_flight, rps);
 
 		INSERT INTO autodebit.exchange_log (merchant_id, api, request_id, http_status, outcome, result_code,

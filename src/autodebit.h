@@ -18,7 +18,6 @@
 
 /* SQLSTATEs of our own, class "ZD" (listed in the README). */
 #define ERRCODE_AUTODEBIT_CONFIG		MAKE_SQLSTATE('Z','D','0','0','1')	/* keys, merchant set-up */
-#define ERRCODE_AUTODEBIT_TRANSPORT		MAKE_SQLSTATE('Z','D','0','0','2')	/* could not reach acquirer */
 
 /* Settings (autodebit.c). */
 extern char *autodebit_key_directory;
