@@ -49,6 +49,11 @@ static const struct
 	{"badsig", FAULT_BADSIG, 0, true},
 	{"truncate", FAULT_TRUNCATE, 0, true},
 	{"slowbody", FAULT_SLOWBODY, 2000, true},
+	{"replay", FAULT_REPLAY, 0, true},
+	{"stale", FAULT_STALE, 0, true},
+	{"deep", FAULT_DEEP, 0, true},
+	{"badutf8", FAULT_BADUTF8, 0, true},
+	{"badtime", FAULT_BADTIME, 0, true},
 	{NULL, FAULT_NONE, 0, false}
 };
 
@@ -112,7 +117,7 @@ parse_item(const char *item, FaultEntry *e, char *err, size_t errlen)
 	k = kind_index(item, eq ? (size_t) (eq - item) : (at ? (size_t) (at - item) : strlen(item)));
 	if (k < 0)
 	{
-		snprintf(err, errlen, "unknown fault kind in \"%s\" (latency, reset, http500, traffic, unknown, unsigned, badsig, truncate, slowbody)", item);
+		snprintf(err, errlen, "unknown fault kind in \"%s\" (latency, reset, http500, traffic, unknown, unsigned, badsig, truncate, slowbody, replay, stale, deep, badutf8, badtime)", item);
 		return false;
 	}
 	e->kind = kinds[k].kind;

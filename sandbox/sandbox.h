@@ -64,7 +64,12 @@ typedef enum FaultKind
 	FAULT_UNSIGNED,
 	FAULT_BADSIG,
 	FAULT_TRUNCATE,
-	FAULT_SLOWBODY
+	FAULT_SLOWBODY,
+	FAULT_REPLAY,				/* the last signed S answer of this API, verbatim */
+	FAULT_STALE,				/* a true answer, signed, with a response-time an hour old */
+	FAULT_DEEP,					/* a signed answer nested 100,000 levels deep */
+	FAULT_BADUTF8,				/* a signed answer whose resultMessage is not UTF-8 */
+	FAULT_BADTIME				/* a signed S answer whose times do not parse */
 } FaultKind;
 
 /* One fault chosen for one request. */

@@ -218,12 +218,105 @@ send_plain(struct MHD_Connection *conn, Request *rq, unsigned int status,
 	return send_response(conn, rq, status, resp, 0, false);
 }
 
+/* The last genuine S answer of each API path, for the replay fault. */
+typedef struct ReplaySlot
+{
+	char		path[96];
+	char	   *body;
+	char		rtime[48];
+	char		header[ANTSIG_MAX_HEADER];
+} ReplaySlot;
+
+static ReplaySlot replay_slots[16];
+static pthread_mutex_t replay_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Remember a genuine signed S answer of an API path. */
+static void
+replay_keep(const char *path, const char *body, const char *rtime, const char *header)
+{
+	pthread_mutex_lock(&replay_lock);
+	for (int i = 0; i < 16; i++)
+	{
+		ReplaySlot *s = &replay_slots[i];
+
+		if (s->path[0] == '\0' || strcmp(s->path, path) == 0)
+		{
+			snprintf(s->path, sizeof(s->path), "%s", path);
+			free(s->body);
+			s->body = strdup(body);
+			snprintf(s->rtime, sizeof(s->rtime), "%s", rtime);
+			snprintf(s->header, sizeof(s->header), "%s", header);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&replay_lock);
+}
+
+/* The remembered answer of an API path (malloc'd), its time and signature header; a fresh
+ * generic error when there is none. */
+static char *
+replay_take(const char *path, char *rtime, size_t rtlen, char *header, size_t hlen)
+{
+	char	   *body = NULL;
+
+	pthread_mutex_lock(&replay_lock);
+	for (int i = 0; i < 16 && replay_slots[i].path[0]; i++)
+		if (strcmp(replay_slots[i].path, path) == 0)
+		{
+			body = strdup(replay_slots[i].body);
+			snprintf(rtime, rtlen, "%s", replay_slots[i].rtime);
+			snprintf(header, hlen, "%s", replay_slots[i].header);
+		}
+	pthread_mutex_unlock(&replay_lock);
+	return body ? body : strdup("{\"result\":{\"resultCode\":\"NO_REPLAY\",\"resultStatus\":\"U\","
+								"\"resultMessage\":\"nothing to replay yet\"}}");
+}
+
+/* The body of an answer as sent: the JSON, or for the hostile faults a signed body no
+ * careful client may act on (malloc'd). */
+static char *
+hostile_body(json_t *answer, FaultKind kind)
+{
+	if (kind == FAULT_DEEP)
+	{
+		int			depth = 100000;
+		char	   *b = malloc(depth * 2 + 64);
+		char	   *p = b;
+
+		p += sprintf(p, "{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\"},\"x\":");
+		memset(p, '[', depth);
+		p += depth;
+		memset(p, ']', depth);
+		p += depth;
+		strcpy(p, "}");
+		return b;
+	}
+	if (kind == FAULT_BADUTF8)
+		json_object_set_new(json_object_get(answer, "result"), "resultMessage", json_string("@@BADUTF8@@"));
+	if (kind == FAULT_BADTIME)
+	{
+		static const char *const times[] = {"paymentTime", "refundTime", "cancelTime", "paymentCreateTime", NULL};
+
+		for (int i = 0; times[i]; i++)
+			if (json_object_get(answer, times[i]))
+				json_object_set_new(answer, times[i], json_string("the 32nd of Smarch"));
+	}
+	{
+		char	   *b = json_dumps(answer, JSON_COMPACT);
+		char	   *at;
+
+		if (kind == FAULT_BADUTF8 && (at = strstr(b, "@@BADUTF8@@")) != NULL)
+			memcpy(at, "\xff\xfe\xc3(bad!!\x80\x80", 11);	/* same length: 11 bytes */
+		return b;
+	}
+}
+
 /* Build, sign and send the answer to an /ams/ request, honouring its fault. */
 static enum MHD_Result
 send_ams_answer(struct MHD_Connection *conn, Request *rq, const char *path,
 				const char *client_id, json_t *answer, Fault fault)
 {
-	char	   *body = json_dumps(answer, JSON_COMPACT);
+	char	   *body = hostile_body(answer, fault.kind);
 	size_t		len = strlen(body);
 	char		rtime[48];
 	char		sig[ANTSIG_MAX_ENCODED];
@@ -231,8 +324,10 @@ send_ams_answer(struct MHD_Connection *conn, Request *rq, const char *path,
 	struct MHD_Response *resp;
 	AntSigMessage msg = {"POST", path, client_id, rtime, body, len};
 	int			delay = cfg.latency_ms;
+	bool		is_success = strcmp(json_string_value(json_object_get(json_object_get(answer, "result"),
+																	"resultStatus")) ?: "", "S") == 0;
 
-	iso_time(now_epoch(), true, rtime, sizeof(rtime));
+	iso_time(now_epoch() - (fault.kind == FAULT_STALE ? 3600 : 0), true, rtime, sizeof(rtime));
 	if (fault.kind == FAULT_BADSIG)
 		msg.time = "1970-01-01T08:00:00.000+08:00";	/* a signature over other content */
 	if (fault.kind != FAULT_UNSIGNED &&
@@ -243,6 +338,15 @@ send_ams_answer(struct MHD_Connection *conn, Request *rq, const char *path,
 		free(body);
 		return MHD_NO;
 	}
+	if (fault.kind == FAULT_REPLAY)
+	{
+		/* an attacker's copy of an earlier genuine answer: body, time and signature */
+		free(body);
+		body = replay_take(path, rtime, sizeof(rtime), header, sizeof(header));
+		len = strlen(body);
+	}
+	else if (fault.kind == FAULT_NONE && is_success)
+		replay_keep(path, body, rtime, header);
 
 	if (fault.kind == FAULT_TRUNCATE || fault.kind == FAULT_SLOWBODY)
 	{
