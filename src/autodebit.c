@@ -20,6 +20,7 @@ int			autodebit_timeout_ms = 15000;
 int			autodebit_max_response_bytes = 1024 * 1024;
 int			autodebit_data_key_version = 1;
 bool		autodebit_journal_enabled = true;
+int			autodebit_response_max_age_s = 300;
 int			autodebit_refresh_window_s = 3600;
 int			autodebit_close_grace_s = 120;
 int			autodebit_cancel_after_s = 600;
@@ -75,6 +76,11 @@ _PG_init(void)
 							 "Turning it off loses the ability to find debits whose transaction rolled back.",
 							 &autodebit_journal_enabled, true,
 							 PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.response_max_age",
+							"An acquirer answer whose response-time is further than this from now is not believed.",
+							"It is then UNKNOWN and settled by inquiry; this bounds the replay of a recorded answer.",
+							&autodebit_response_max_age_s, 300, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("autodebit.token_refresh_window",
 							"autodebit_pay refreshes an access token that expires within this many seconds.",
 							NULL, &autodebit_refresh_window_s, 3600, 0, 30 * 86400,
@@ -86,7 +92,7 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("autodebit.cancel_unknown_after",
 							"autodebit_reconcile cancels a payment still unknown or processing this long after it was sent.",
-							NULL, &autodebit_cancel_after_s, 600, 60, 7 * 86400,
+							NULL, &autodebit_cancel_after_s, 600, 1, 7 * 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomEnumVariable("autodebit.orphan_policy",
 							 "What autodebit_reconcile does with a debit whose transaction rolled back: cancel or keep.",

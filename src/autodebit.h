@@ -6,6 +6,7 @@
  *	  keys.c	   merchant private key and acquirer public keys, cached per backend
  *	  transport.c  libcurl: one reused connection cache per backend, timeouts, cancel
  *	  exchange.c   sign -> send -> verify -> classify: the SQL-callable primitive
+ *	  answer.c	   whether a verified answer may be believed: parsable, ours, fresh
  *	  vault.c	   AES-256-GCM sealing of tokens at rest; random ids
  *	  journal.c	   the fsynced send log that survives a rollback
  */
@@ -28,6 +29,7 @@ extern int	autodebit_timeout_ms;
 extern int	autodebit_max_response_bytes;
 extern int	autodebit_data_key_version;
 extern bool autodebit_journal_enabled;
+extern int	autodebit_response_max_age_s;
 
 /* keys.c */
 extern char *key_path(const char *file_name);
@@ -90,5 +92,12 @@ struct JsonbContainer;
 extern bool json_valid(char *text, size_t len);
 extern char *jb_string(struct JsonbContainer *c, const char *key);
 extern struct JsonbContainer *jb_object(struct JsonbContainer *c, const char *key);
+
+/* answer.c: may a verified answer be believed?  NULL if so, else why not */
+extern const char *answer_unparsable(char *body, size_t len);
+extern const char *answer_unbelievable(struct JsonbContainer *answer, const char *status,
+									   const char *request_id_key, const char *request_id,
+									   const char *response_time);
+extern bool parse_time(const char *str, int64 *result);
 
 #endif							/* AUTODEBIT_H */

@@ -28,27 +28,33 @@
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 
-#define SECRET_PLACEHOLDER	"\"@@autodebit_secret@@\""
+#define SECRET_PLACEHOLDER	"@@autodebit_secret@@"
 
 PG_FUNCTION_INFO_V1(autodebit_exchange);
 PG_FUNCTION_INFO_V1(autodebit_exchange_many);
 
-/* The Antom APIs autodebit calls: SQL name, path under /v1/, carries money? */
+/*
+ * The Antom APIs autodebit calls: SQL name, path under /v1/, whether it carries money, where
+ * in the body its secret goes (dotted path of the member holding the placeholder), and which
+ * member of the answer must echo our request id.
+ */
 static const struct
 {
 	const char *name;
 	const char *path;
 	bool		money;
+	const char *secret_path;
+	const char *request_id_key;
 }			apis[] = {
-	{"consult", "authorizations/consult", false},
-	{"applyToken", "authorizations/applyToken", false},
-	{"revoke", "authorizations/revoke", false},
-	{"pay", "payments/pay", true},
-	{"inquiryPayment", "payments/inquiryPayment", false},
-	{"cancel", "payments/cancel", false},
-	{"refund", "payments/refund", true},
-	{"inquiryRefund", "payments/inquiryRefund", false},
-	{NULL, NULL, false}
+	{"consult", "authorizations/consult", false, NULL, NULL},
+	{"applyToken", "authorizations/applyToken", false, "refreshToken", NULL},
+	{"revoke", "authorizations/revoke", false, "accessToken", NULL},
+	{"pay", "payments/pay", true, "paymentMethod.paymentMethodId", "paymentRequestId"},
+	{"inquiryPayment", "payments/inquiryPayment", false, NULL, "paymentRequestId"},
+	{"cancel", "payments/cancel", false, NULL, "paymentRequestId"},
+	{"refund", "payments/refund", true, NULL, "refundRequestId"},
+	{"inquiryRefund", "payments/inquiryRefund", false, NULL, "refundRequestId"},
+	{NULL, NULL, false, NULL, NULL}
 };
 
 /* Columns of autodebit.exchange_result. */
@@ -105,22 +111,46 @@ json_valid(char *text, size_t len)
 	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
 
-/* The body to send: the template with the placeholder replaced by the JSON-escaped secret. */
+/*
+ * The body to send: the template with the member at secret_path (a dotted path) set to the
+ * secret.  The member is found by its path, never by searching the text, so no text a caller
+ * chose (a description equal to the placeholder, say) can take the secret's place or stop
+ * the request.  The template must hold the placeholder there.
+ */
 static char *
-insert_secret(const char *template, const char *secret)
+insert_secret(Jsonb *template, const char *secret_path, const char *secret, size_t secret_len)
 {
-	const char *at = strstr(template, SECRET_PLACEHOLDER);
-	StringInfoData out;
+	JsonbContainer *c = &template->root;
+	char	   *path = pstrdup(secret_path);
+	Datum		elems[4];
+	int			n = 0;
+	char	   *at = NULL;
+	JsonbValue	v;
+	Jsonb	   *with_secret;
+	char	   *out;
 
-	if (at == NULL || strstr(at + 1, SECRET_PLACEHOLDER) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("request body must hold the secret placeholder exactly once")));
-	initStringInfo(&out);
-	appendBinaryStringInfo(&out, template, (int) (at - template));
-	escape_json(&out, secret);
-	appendStringInfoString(&out, at + strlen(SECRET_PLACEHOLDER));
-	return out.data;
+	for (char *part = strtok_r(path, ".", &at); part && n < 4; part = strtok_r(NULL, ".", &at))
+		elems[n++] = CStringGetTextDatum(part);
+	for (int i = 0; i < n - 1; i++)
+		c = jb_object(c, TextDatumGetCString(elems[i]));
+	{
+		char	   *held = jb_string(c, TextDatumGetCString(elems[n - 1]));
+
+		if (held == NULL || strcmp(held, SECRET_PLACEHOLDER) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("request body has no secret placeholder at %s", secret_path)));
+	}
+	v.type = jbvString;
+	v.val.string.val = (char *) secret;
+	v.val.string.len = (int) secret_len;
+	with_secret = DatumGetJsonbP(DirectFunctionCall4(jsonb_set, JsonbPGetDatum(template),
+													 PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT)),
+													 JsonbPGetDatum(JsonbValueToJsonb(&v)),
+													 BoolGetDatum(false)));
+	out = JsonbToCString(NULL, &with_secret->root, VARSIZE(with_secret));
+	explicit_bzero(with_secret, VARSIZE(with_secret));
+	return out;
 }
 
 /* Seal a token from an answer for a row; NULL when the answer has none. */
@@ -141,6 +171,7 @@ typedef struct Exchange
 {
 	int			api_index;
 	const char *client_id;
+	const char *request_id;		/* the id the answer must name, or NULL */
 	char	   *path;
 	char	   *template;		/* the body as stored: token as a placeholder */
 	char	   *body;			/* the body as sent */
@@ -187,8 +218,12 @@ exchange_prepare(Exchange *x, const char *client_id, const char *gateway_url, co
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("a sealed secret needs its associated data")));
+		if (apis[api_index].secret_path == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("acquirer API \"%s\" carries no secret", apis[api_index].name)));
 		x->secret = vault_open(secret, secret_aad, &x->secret_len);
-		x->body = insert_secret(x->template, x->secret);
+		x->body = insert_secret(body_jb, apis[api_index].secret_path, x->secret, x->secret_len);
 	}
 
 	gettimeofday(&tv, NULL);
@@ -257,8 +292,8 @@ exchange_classify(Exchange *x, const char *acquirer_key, const char *seal_aad,
 									"POST", x->path, x->client_id, tr->response_time, tr->body, tr->body_len
 								}, sig))
 			error = "the answer's signature does not verify with the acquirer public key";
-		else if (!json_valid(tr->body, tr->body_len))
-			error = "the answer is not JSON";
+		else if ((error = (char *) answer_unparsable(tr->body, tr->body_len)) != NULL)
+			;
 		else
 		{
 			Jsonb	   *answer = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(tr->body)));
@@ -271,6 +306,10 @@ exchange_classify(Exchange *x, const char *acquirer_key, const char *seal_aad,
 			if (status == NULL || code == NULL ||
 				(strcmp(status, "S") != 0 && strcmp(status, "F") != 0 && strcmp(status, "U") != 0))
 				error = "the answer has no result status";
+			else if ((error = (char *) answer_unbelievable(&answer->root, status,
+														   apis[x->api_index].request_id_key,
+														   x->request_id, tr->response_time)) != NULL)
+				;
 			else
 			{
 				outcome = status;
@@ -359,6 +398,7 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 					 text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_INT32(4), api_index,
 					 PG_GETARG_JSONB_P(7), PG_ARGISNULL(8) ? NULL : PG_GETARG_BYTEA_PP(8),
 					 PG_ARGISNULL(9) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(9)));
+	x.request_id = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
 
 	/* Nothing that moves money leaves before it is on disk (DESIGN §4.2). */
 	if (apis[api_index].money)
@@ -448,6 +488,7 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 						 DatumGetJsonbP(bodies[i]),
 						 secrets_null[i] ? NULL : DatumGetByteaPP(secrets[i]),
 						 aads_null[i] ? NULL : TextDatumGetCString(aads[i]));
+		xs[i].request_id = TextDatumGetCString(ids[i]);
 	}
 	if (apis[api_index].money)
 	{
