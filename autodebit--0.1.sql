@@ -135,7 +135,8 @@ CREATE TABLE autodebit.payment (
 	attempt				integer NOT NULL CHECK (attempt >= 1),
 	customer_ref		text NOT NULL,
 	customer_belongs_to	text NOT NULL,
-	agreement_id		bigint NOT NULL REFERENCES autodebit.agreement,
+	-- NULL only for an orphan whose agreement rolled back with it (it is never sent again)
+	agreement_id		bigint REFERENCES autodebit.agreement,
 	amount_minor		bigint NOT NULL CHECK (amount_minor > 0),
 	currency			text NOT NULL REFERENCES autodebit.currency,
 	description			text NOT NULL,
@@ -146,17 +147,19 @@ CREATE TABLE autodebit.payment (
 	payment_id			text,
 	payment_time		timestamptz,
 	request_body		jsonb NOT NULL,
-	token_enc			bytea NOT NULL,
-	token_aad			text NOT NULL,
+	token_enc			bytea,
+	token_aad			text,
 	refunded_minor		bigint NOT NULL DEFAULT 0,
 	is_orphan			boolean NOT NULL DEFAULT false,	-- adopted from the journal after a rollback
+	CONSTRAINT payment_sendable CHECK (is_orphan OR (agreement_id IS NOT NULL AND token_enc IS NOT NULL AND token_aad IS NOT NULL)),
 	checks				integer NOT NULL DEFAULT 0,		-- inquiries made while unresolved
 	next_check_at		timestamptz,
 	cancel_time			timestamptz,
 	-- a decision to give this debit back (durable, retried until the acquirer answers):
 	-- orphan (its transaction rolled back), duplicate (the order is already paid),
-	-- unresolved (open past autodebit.cancel_unknown_after)
-	cancel_wanted		text CHECK (cancel_wanted IN ('orphan', 'duplicate', 'unresolved')),
+	-- unresolved (open past autodebit.cancel_unknown_after), merchant (autodebit_cancel had no
+	-- clear answer)
+	cancel_wanted		text CHECK (cancel_wanted IN ('orphan', 'duplicate', 'unresolved', 'merchant')),
 	cancel_decided_at	timestamptz,
 	claimed_run			bigint,			-- the autodebit_run() that is sending it
 	created_at			timestamptz NOT NULL DEFAULT now(),
@@ -264,6 +267,21 @@ CREATE TABLE autodebit.journal_cursor (
 	offset_bytes		bigint NOT NULL DEFAULT 0
 );
 INSERT INTO autodebit.journal_cursor DEFAULT VALUES;
+
+-- Journal lines reconcile read but could not adopt yet: kept here and tried again (with
+-- back-off) until they are, so the cursor can move on without ever dropping one.
+CREATE TABLE autodebit.journal_retry (
+	request_id			text NOT NULL,
+	api					text NOT NULL,
+	client_id			text NOT NULL,
+	at					timestamptz NOT NULL,
+	meta				jsonb,
+	body				jsonb NOT NULL,
+	tries				integer NOT NULL DEFAULT 1,
+	next_try_at			timestamptz NOT NULL,
+	last_error			text NOT NULL,
+	PRIMARY KEY (api, request_id)
+);
 
 ---------------------------------------------------------------------------
 -- The state machines, in one place
@@ -567,16 +585,31 @@ $$;
 -- SUCCESS is a second debit: it is recorded as it is, with the decision to give it back.
 -- Returns whether the row changed.
 CREATE FUNCTION autodebit._set_payment_status(pid bigint, new_status text, code text, message text,
-		antom_payment_id text DEFAULT NULL, paid_at timestamptz DEFAULT NULL) RETURNS boolean
+		antom_payment_id text DEFAULT NULL, paid_at timestamptz DEFAULT NULL,
+		acquirer_amount bigint DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	duplicate boolean := false;
+	cur autodebit.payment;
 BEGIN
 	IF new_status = 'SUCCESS' THEN
-		SELECT true INTO duplicate FROM autodebit.payment p, autodebit.payment o
-		WHERE p.id = pid AND o.merchant_id = p.merchant_id AND o.order_ref = p.order_ref
-		  AND o.id <> p.id AND o.status = 'SUCCESS' AND o.cancel_wanted IS NULL;
+		SELECT * INTO cur FROM autodebit.payment WHERE id = pid;
+		SELECT true INTO duplicate FROM autodebit.payment o
+		WHERE o.merchant_id = cur.merchant_id AND o.order_ref = cur.order_ref
+		  AND o.id <> cur.id AND o.status = 'SUCCESS' AND o.cancel_wanted IS NULL;
 		duplicate := coalesce(duplicate, false);
+		-- what an operator must look at: the acquirer contradicts a final FAIL, or holds
+		-- another amount than the one recorded (the id went out before with other fields)
+		IF cur.status = 'FAIL' THEN
+			PERFORM autodebit._item_failed('payment', cur.payment_request_id, cur.merchant_id, 'ZD503',
+				'the acquirer says SUCCESS for a payment recorded as FAIL' || coalesce(' (' || cur.result_code || ')', ''));
+		ELSIF acquirer_amount IS NOT NULL AND acquirer_amount <> cur.amount_minor
+			  AND autodebit._may('payment', cur.status, 'SUCCESS') AND cur.status <> 'SUCCESS' THEN
+			PERFORM autodebit._item_failed('payment', cur.payment_request_id, cur.merchant_id, 'ZD503',
+				format('the acquirer holds %s, not the %s recorded; the row now says %s', acquirer_amount,
+					   cur.amount_minor, acquirer_amount));
+			UPDATE autodebit.payment t SET amount_minor = acquirer_amount WHERE t.id = pid;
+		END IF;
 	END IF;
 	UPDATE autodebit.payment p SET
 		status = new_status,
@@ -601,6 +634,10 @@ BEGIN
 END
 $$;
 
+-- An acquirer amount ({"currency", "value"}) in minor units, or NULL when it is not one.
+CREATE FUNCTION autodebit._amount(a jsonb) RETURNS bigint LANGUAGE sql IMMUTABLE AS
+$$ SELECT CASE WHEN a->>'value' ~ '^[0-9]{1,18}$' THEN (a->>'value')::bigint END $$;
+
 -- The status a pay answer means.  Only a definite F is FAIL: REPEAT_REQ_INCONSISTENT says the
 -- id went out before with other key fields (a rolled-back send with an older token, say), and
 -- that first request may have debited.  A throttled request was not carried out; a run sends
@@ -623,9 +660,15 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM autodebit._set_payment_status(pid, autodebit._pay_status(x, requeue_throttled),
 		x.result_code, coalesce(x.result_message, x.error),
-		x.body->>'paymentId', autodebit._time(x.body->>'paymentTime'));
+		x.body->>'paymentId', autodebit._time(x.body->>'paymentTime'), autodebit._amount(x.body->'paymentAmount'));
 END
 $$;
+
+-- The back-off before an unsettled item is looked at again: 5 s doubling, at most
+-- autodebit.max_check_interval (10 minutes unless set).
+CREATE FUNCTION autodebit._backoff(checks integer) RETURNS interval LANGUAGE sql STABLE AS
+$$ SELECT least(coalesce(current_setting('autodebit.max_check_interval', true), '600s')::interval,
+				interval '5 seconds' * power(2, least(checks, 10))) $$;
 
 -- Record an inquiryPayment answer.  ORDER_NOT_EXIST means "never received" only once the
 -- acquirer would have closed the payment (autodebit.order_close_grace after sending).
@@ -637,7 +680,8 @@ BEGIN
 	IF x.outcome = 'S' AND st IN ('SUCCESS', 'FAIL', 'CANCELLED') THEN
 		PERFORM autodebit._set_payment_status(p.id, st,
 			coalesce(x.body->>'paymentResultCode', CASE WHEN st = 'SUCCESS' THEN 'SUCCESS' END),
-			x.body->>'paymentResultMessage', x.body->>'paymentId', autodebit._time(x.body->>'paymentTime'));
+			x.body->>'paymentResultMessage', x.body->>'paymentId', autodebit._time(x.body->>'paymentTime'),
+			autodebit._amount(x.body->'paymentAmount'));
 	ELSIF x.outcome = 'S' AND st IN ('PROCESSING', 'PENDING') THEN
 		PERFORM autodebit._set_payment_status(p.id, 'PROCESSING', 'PAYMENT_IN_PROCESS', 'inquiry: ' || st,
 											  x.body->>'paymentId');
@@ -648,7 +692,7 @@ BEGIN
 	END IF;
 	UPDATE autodebit.payment t SET checks = t.checks + 1,
 		next_check_at = CASE WHEN t.status IN ('PROCESSING', 'UNKNOWN', 'SENDING')
-			THEN now() + least(interval '10 minutes', interval '5 seconds' * power(2, least(t.checks, 10)))
+			THEN now() + autodebit._backoff(t.checks)
 			END
 	WHERE t.id = p.id;
 END
@@ -722,7 +766,7 @@ DECLARE
 BEGIN
 	-- sent_at is the latest send: "never received" is judged from it
 	UPDATE autodebit.payment t SET status = CASE WHEN t.status = 'QUEUED' THEN 'SENDING' ELSE t.status END,
-		   sent_at = now(), updated_at = now()
+		   sent_at = clock_timestamp(), updated_at = now()
 	WHERE t.id = p.id;
 	res := autodebit._call(m, 'pay', p.payment_request_id, p.request_body, p.token_enc, p.token_aad,
 						   meta => autodebit._pay_meta(p));
@@ -1001,6 +1045,7 @@ DECLARE
 	p autodebit.payment;
 	last autodebit.payment;
 	refreshed text;
+	next_attempt integer;
 BEGIN
 	PERFORM autodebit._check_text('customer_ref', customer_ref, 64);
 	PERFORM autodebit._check_text('order_ref', order_ref, 64);
@@ -1040,14 +1085,34 @@ BEGIN
 	-- Every attempt of the order, locked: if reconcile or a run is settling one, wait for it and
 	-- see what it learnt.  Only a definite end (FAIL, CANCELLED) or a debit already being given
 	-- back (cancel_wanted) lets a new attempt be minted; an open one is re-sent as it was.
-	FOR p IN SELECT * FROM autodebit.payment t
-			 WHERE t.merchant_id = m.id AND t.order_ref = order_ref
-			 ORDER BY t.attempt FOR UPDATE LOOP
-		IF p.status = 'SUCCESS' AND p.cancel_wanted IS NULL THEN
-			RETURN autodebit._payment_row(p.id);		-- already paid: no call
+	-- (A deferred pay locks nothing; a row a live run is sending now is not waited for: its
+	-- answer is coming, and holding it would stall the run's batch.)
+	IF NOT deferred THEN
+		SELECT * INTO p FROM autodebit.payment t
+		WHERE t.merchant_id = m.id AND t.order_ref = order_ref AND t.status = 'SENDING'
+		  AND t.claimed_run IS NOT NULL
+		  AND EXISTS (SELECT FROM autodebit.run r WHERE r.id = t.claimed_run AND r.finished_at IS NULL);
+		IF FOUND THEN
+			RETURN autodebit._payment_row(p.id);
 		END IF;
-		last := p;
-	END LOOP;
+	END IF;
+	IF deferred THEN
+		FOR p IN SELECT * FROM autodebit.payment t WHERE t.merchant_id = m.id AND t.order_ref = order_ref
+				 ORDER BY t.attempt LOOP
+			IF p.status = 'SUCCESS' AND p.cancel_wanted IS NULL THEN
+				RETURN autodebit._payment_row(p.id);		-- already paid
+			END IF;
+			last := p;
+		END LOOP;
+	ELSE
+		FOR p IN SELECT * FROM autodebit.payment t WHERE t.merchant_id = m.id AND t.order_ref = order_ref
+				 ORDER BY t.attempt FOR UPDATE LOOP
+			IF p.status = 'SUCCESS' AND p.cancel_wanted IS NULL THEN
+				RETURN autodebit._payment_row(p.id);		-- already paid: no call
+			END IF;
+			last := p;
+		END LOOP;
+	END IF;
 	IF last.id IS NOT NULL AND last.status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN')
 	   AND last.cancel_wanted IS NULL THEN
 		-- outcome not final: re-send the very same request (same id, body and token)
@@ -1061,7 +1126,8 @@ BEGIN
 		IF deferred THEN
 			RETURN autodebit._payment_row(last.id);
 		END IF;
-		p := autodebit._send_payment(m, last);
+		-- (an orphan adopted without its agreement has no token to send again: ask instead)
+		p := CASE WHEN last.token_enc IS NULL THEN autodebit._inquire(m, last) ELSE autodebit._send_payment(m, last) END;
 		RETURN autodebit._payment_row(p.id);
 	END IF;
 
@@ -1085,12 +1151,25 @@ BEGIN
 		END IF;
 		SELECT * INTO a FROM autodebit.agreement g WHERE g.id = a.id;
 	END IF;
-	p := autodebit._new_payment(m, a, order_ref, coalesce(last.attempt, 0) + 1, amount_minor, cur.code,
-								description, deferred);
-	IF deferred THEN
+	next_attempt := coalesce(last.attempt, 0) + 1;
+	LOOP
+		p := autodebit._new_payment(m, a, order_ref, next_attempt, amount_minor, cur.code, description, deferred);
+		-- the attempt may be someone else's: a twin's (the same request), or an orphan reconcile
+		-- adopted meanwhile and is giving back (then the next attempt is ours)
+		EXIT WHEN p.cancel_wanted IS NULL AND p.status NOT IN ('FAIL', 'CANCELLED');
+		next_attempt := p.attempt + 1;
+	END LOOP;
+	IF p.amount_minor <> amount_minor OR p.currency <> cur.code OR p.customer_ref <> customer_ref THEN
+		RAISE EXCEPTION 'order "%" already has an unfinished payment with other details', order_ref
+			USING ERRCODE = 'ZD103',
+				  DETAIL = format('Payment %s is %s for %s %s.', p.payment_request_id, p.status,
+								  p.amount_minor, p.currency),
+				  HINT = 'Pay it with the same amount and customer, or settle it first.';
+	END IF;
+	IF deferred OR p.status = 'SUCCESS' THEN
 		RETURN autodebit._payment_row(p.id);
 	END IF;
-	p := autodebit._send_payment(m, p);
+	p := CASE WHEN p.token_enc IS NULL THEN autodebit._inquire(m, p) ELSE autodebit._send_payment(m, p) END;
 
 	-- the acquirer no longer takes the token: refresh once and try again with a new id
 	IF p.status = 'FAIL' AND p.result_code = 'INVALID_ACCESS_TOKEN' THEN
@@ -1191,6 +1270,8 @@ BEGIN
 						   jsonb_build_object('paymentRequestId', p.payment_request_id));
 	IF res.outcome = 'S' THEN
 		PERFORM autodebit._set_payment_status(p.id, 'CANCELLED', 'CANCELLED', 'cancelled at the acquirer');
+	ELSIF res.outcome = 'F' AND res.result_code = 'ORDER_NOT_EXIST' AND p.status = 'QUEUED' THEN
+		PERFORM autodebit._set_payment_status(p.id, 'CANCELLED', 'CANCELLED', 'cancelled before it reached the acquirer');
 	ELSIF res.outcome = 'F' AND res.result_code = 'ORDER_NOT_EXIST' THEN
 		PERFORM autodebit._apply_inquiry(p, res);	-- never received, once past the grace period
 	ELSIF res.outcome = 'F' AND res.result_code IN ('CANCEL_WINDOW_EXCEED', 'ORDER_STATUS_INVALID')
@@ -1213,33 +1294,39 @@ BEGIN
 END
 $$;
 
--- Cancel a payment: the acquirer closes it and, if it was paid, gives the money back.
+-- Cancel a payment: the acquirer closes it and, if it was paid, gives the money back.  A cancel
+-- without a clear answer is not dropped: the decision is stored (cancel_wanted = 'merchant') with
+-- the caller's transaction, and autodebit_reconcile() carries it out until the acquirer answers.
 CREATE FUNCTION autodebit_cancel(payment_request_id text) RETURNS autodebit.payments
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	f record;
 	res autodebit.exchange_result;
+	now_status text;
 BEGIN
 	f := autodebit._payment_by_request_id(payment_request_id);
 	IF (f.p).status IN ('CANCELLED', 'FAIL') THEN
 		RETURN autodebit._payment_row((f.p).id);		-- nothing to cancel
 	END IF;
-	IF (f.p).status = 'QUEUED' AND (f.p).sent_at IS NULL THEN
-		PERFORM autodebit._set_payment_status((f.p).id, 'CANCELLED', 'CANCELLED', 'cancelled before sending');
-		RETURN autodebit._payment_row((f.p).id);
-	END IF;
+	-- even a QUEUED payment is asked about: a sync pay may have sent it in a transaction that
+	-- then rolled back, and the acquirer may hold that debit
 	res := autodebit._cancel(f.m, f.p);
-	IF res.outcome = 'S' OR (res.outcome = 'F' AND res.result_code = 'ORDER_NOT_EXIST'
-							 AND (SELECT status FROM autodebit.payment WHERE id = (f.p).id) = 'FAIL') THEN
+	SELECT status INTO now_status FROM autodebit.payment WHERE id = (f.p).id;
+	IF now_status IN ('CANCELLED', 'FAIL') THEN
 		RETURN autodebit._payment_row((f.p).id);
 	ELSIF res.outcome = 'F' AND res.result_code = 'CANCEL_WINDOW_EXCEED' THEN
 		RAISE EXCEPTION 'payment "%" can no longer be cancelled', payment_request_id
 			USING ERRCODE = 'ZD303', DETAIL = 'The acquirer''s cancel window has passed.',
 				  HINT = format('Refund it instead: autodebit_refund(%L, %s).', payment_request_id,
 								(f.p).amount_minor - (f.p).refunded_minor);
+	ELSIF res.outcome = 'F' AND res.result_code <> 'ORDER_NOT_EXIST' THEN
+		PERFORM autodebit._raise_not_done('cancel', res, 'The payment is unchanged.');
 	END IF;
-	PERFORM autodebit._raise_not_done('cancel', res, 'The payment is unchanged. Call autodebit_cancel() again.');
-	RETURN NULL;
+	-- no clear answer (or "not received yet"): decided, and retried by reconcile
+	UPDATE autodebit.payment t SET cancel_wanted = coalesce(t.cancel_wanted, 'merchant'),
+		   cancel_decided_at = coalesce(t.cancel_decided_at, now()), next_check_at = now() + autodebit._backoff(0)
+	WHERE t.id = (f.p).id;
+	RETURN autodebit._payment_row((f.p).id);
 END
 $$;
 
@@ -1298,13 +1385,12 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	res autodebit.exchange_result;
 BEGIN
-	UPDATE autodebit.refund t SET sent_at = coalesce(t.sent_at, now()) WHERE t.id = r.id;
+	UPDATE autodebit.refund t SET sent_at = clock_timestamp() WHERE t.id = r.id;
 	res := autodebit._call(m, 'refund', r.refund_request_id, r.request_body, meta => autodebit._refund_meta(r));
 	PERFORM autodebit._set_refund_status(r.id, autodebit._refund_status(res),
 		res.result_code, coalesce(res.result_message, res.error), res.body->>'refundId',
 		autodebit._time(res.body->>'refundTime'),
-		CASE WHEN res.body->'refundAmount'->>'value' ~ '^[0-9]{1,18}$'
-			 THEN (res.body->'refundAmount'->>'value')::bigint END);
+		autodebit._amount(res.body->'refundAmount'));
 END
 $$;
 
@@ -1398,8 +1484,7 @@ BEGIN
 	IF res.outcome = 'S' AND st IN ('SUCCESS', 'FAIL', 'PROCESSING') THEN
 		PERFORM autodebit._set_refund_status(r.id, st, CASE WHEN st = 'SUCCESS' THEN 'SUCCESS' ELSE st END,
 			NULL, res.body->>'refundId', autodebit._time(res.body->>'refundTime'),
-			CASE WHEN res.body->'refundAmount'->>'value' ~ '^[0-9]{1,18}$'
-				 THEN (res.body->'refundAmount'->>'value')::bigint END);
+			autodebit._amount(res.body->'refundAmount'));
 	ELSIF res.outcome = 'F' AND res.result_code = 'ORDER_NOT_EXIST'
 		  AND coalesce(r.sent_at, r.created_at) < now()
 			  - coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval THEN
@@ -1408,7 +1493,7 @@ BEGIN
 	END IF;
 	UPDATE autodebit.refund t SET checks = t.checks + 1,
 		next_check_at = CASE WHEN t.status IN ('PROCESSING', 'UNKNOWN', 'SENDING')
-			THEN now() + least(interval '10 minutes', interval '5 seconds' * power(2, least(t.checks, 10)))
+			THEN now() + autodebit._backoff(t.checks)
 			END
 	WHERE t.id = r.id
 	RETURNING * INTO r;
@@ -1425,6 +1510,9 @@ DECLARE
 	m autodebit.merchant;
 BEGIN
 	PERFORM autodebit._check_text('refund_request_id', refund_request_id, 64);
+	PERFORM FROM autodebit.payment p
+	WHERE p.id = (SELECT t.payment_row_id FROM autodebit.refund t WHERE t.refund_request_id = refund_request_id)
+	FOR UPDATE;
 	SELECT * INTO r FROM autodebit.refund t WHERE t.refund_request_id = refund_request_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown refund_request_id "%"', refund_request_id USING ERRCODE = 'ZD206';
@@ -1470,14 +1558,16 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	INSERT INTO autodebit.item_error (kind, ref, merchant_id, sqlstate, message)
 	VALUES (kind, ref, merchant_id, state, left(message, 1000));
-	RAISE WARNING 'autodebit: % % was skipped: %', kind, coalesce(ref, ''), message
-		USING DETAIL = 'SQLSTATE ' || state || '; it is in autodebit.item_error and will be tried again.';
+	IF state IN ('ZD503', 'ZD504') THEN		-- alarms: nothing was skipped
+		RAISE WARNING 'autodebit: % %: %', kind, coalesce(ref, ''), message
+			USING DETAIL = 'SQLSTATE ' || state || '; it is in autodebit.item_error for an operator.';
+	ELSE
+		RAISE WARNING 'autodebit: % % was skipped: %', kind, coalesce(ref, ''), message
+			USING DETAIL = 'SQLSTATE ' || state || '; it is in autodebit.item_error and will be tried again.';
+	END IF;
 END
 $$;
 
--- The back-off before an unsettled item is looked at again: 5 s doubling to 10 minutes.
-CREATE FUNCTION autodebit._backoff(checks integer) RETURNS interval LANGUAGE sql IMMUTABLE AS
-$$ SELECT least(interval '10 minutes', interval '5 seconds' * power(2, least(checks, 10))) $$;
 
 -- Carry out a decision to give a debit back (cancel_wanted): cancel it, or refund what the
 -- acquirer will no longer cancel.  Returns true once nothing is left for this function to do
@@ -1503,14 +1593,23 @@ BEGIN
 	-- paid, and the acquirer will not cancel it (too late, or partly refunded): refund the rest
 	IF p.status = 'SUCCESS' AND (p.refunded_minor > 0
 			OR (res.outcome = 'F' AND res.result_code IN ('CANCEL_WINDOW_EXCEED', 'ORDER_STATUS_INVALID'))) THEN
-		IF p.refunded_minor < p.amount_minor
+		SELECT * INTO r FROM autodebit.refund t WHERE t.payment_row_id = p.id
+		  AND t.reason LIKE 'autodebit: giving back%' AND t.status = 'FAIL' ORDER BY t.seq DESC LIMIT 1;
+		IF FOUND THEN
+			-- the acquirer refused to take it back: retrying the same will not help
+			PERFORM autodebit._item_failed('payment', p.payment_request_id, p.merchant_id, 'ZD504',
+				format('a %s debit could be neither cancelled nor refunded (%s); give it back by hand',
+					   p.cancel_wanted, coalesce(r.result_code, 'FAIL')));
+		ELSIF p.refunded_minor < p.amount_minor
 		   AND NOT EXISTS (SELECT FROM autodebit.refund t WHERE t.payment_row_id = p.id
 						   AND t.status IN ('SENDING', 'PROCESSING', 'UNKNOWN')) THEN
 			r := autodebit._new_refund(m, p, p.amount_minor - p.refunded_minor,
 									   'autodebit: giving back a ' || p.cancel_wanted || ' debit');
 			PERFORM autodebit._send_refund(m, r);
+			RETURN true;
+		ELSE
+			RETURN true;
 		END IF;
-		RETURN true;
 	END IF;
 	UPDATE autodebit.payment t SET checks = t.checks + 1, next_check_at = now() + autodebit._backoff(t.checks)
 	WHERE t.id = pid;
@@ -1520,7 +1619,8 @@ $$;
 
 -- Adopt one journaled pay whose transaction ended without leaving its payment row: an UNKNOWN
 -- orphan row, inquired at once; under orphan_policy = cancel, a debit it made is given back
--- (a decision stored with the row, so it is retried until the acquirer answers).
+-- (a decision stored with the row, so it is retried until the acquirer answers).  An orphan
+-- whose agreement rolled back with it is adopted without one (and never sent again).
 -- Returns 'adopted', 'cancelled' or 'present' (the row exists: nothing to adopt).
 CREATE FUNCTION autodebit._adopt_pay(j record, keep_orphans boolean) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -1534,24 +1634,20 @@ BEGIN
 	SELECT * INTO m FROM autodebit.merchant t WHERE t.client_id = j.client_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'a journaled pay for unknown merchant "%" cannot be adopted', j.client_id
-			USING ERRCODE = 'ZD502';
+			USING ERRCODE = 'ZD502', HINT = 'Register the merchant again with autodebit_merchant_set().';
 	END IF;
 	INSERT INTO autodebit.payment (merchant_id, payment_request_id, order_ref, attempt, customer_ref,
 								   customer_belongs_to, agreement_id, amount_minor, currency, description,
 								   status, request_body, token_enc, token_aad, is_orphan, sent_at)
 	SELECT m.id, j.request_id, j.body->'order'->>'referenceOrderId', (j.meta->>'attempt')::int,
-		   j.meta->>'customerRef', a.customer_belongs_to, a.id,
+		   j.meta->>'customerRef', j.body->'paymentMethod'->>'paymentMethodType', a.id,
 		   (j.body->'paymentAmount'->>'value')::bigint, j.body->'paymentAmount'->>'currency',
 		   j.body->'order'->>'orderDescription', 'UNKNOWN', j.body, a.access_token_enc,
-		   'agreement:' || a.id || ':access', true, j.at
-	FROM autodebit.agreement a WHERE a.id = (j.meta->>'agreementId')::bigint
+		   CASE WHEN a.id IS NOT NULL THEN 'agreement:' || a.id || ':access' END, true, j.at
+	FROM (SELECT) one LEFT JOIN autodebit.agreement a ON a.id = (j.meta->>'agreementId')::bigint
 	ON CONFLICT DO NOTHING
 	RETURNING * INTO p;
 	IF p.id IS NULL THEN
-		IF NOT EXISTS (SELECT FROM autodebit.agreement a WHERE a.id = (j.meta->>'agreementId')::bigint) THEN
-			RAISE EXCEPTION 'a journaled pay names agreement %, which does not exist', j.meta->>'agreementId'
-				USING ERRCODE = 'ZD502';
-		END IF;
 		RETURN 'present';
 	END IF;
 	p := autodebit._inquire(m, p);
@@ -1563,6 +1659,24 @@ BEGIN
 		END IF;
 	END IF;
 	RETURN 'adopted';
+END
+$$;
+
+-- A journaled cancel whose transaction rolled back: the cancel may have returned the money, so
+-- the payment is asked about at once, and its row then says what the acquirer holds.
+CREATE FUNCTION autodebit._adopt_cancel(j record) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	m autodebit.merchant;
+	p autodebit.payment;
+BEGIN
+	SELECT * INTO p FROM autodebit.payment t WHERE t.payment_request_id = j.request_id FOR UPDATE;
+	IF NOT FOUND OR p.status IN ('CANCELLED', 'FAIL') THEN
+		RETURN 'present';		-- settled; or its pay line adopts it
+	END IF;
+	SELECT * INTO m FROM autodebit.merchant WHERE id = p.merchant_id;
+	PERFORM autodebit._inquire(m, p);
+	RETURN 'present';
 END
 $$;
 
@@ -1578,7 +1692,8 @@ BEGIN
 		RETURN 'present';
 	END IF;
 	SELECT * INTO m FROM autodebit.merchant t WHERE t.client_id = j.client_id;
-	IF NOT FOUND OR NOT EXISTS (SELECT FROM autodebit.payment p WHERE p.id = (j.meta->>'paymentRowId')::bigint) THEN
+	PERFORM FROM autodebit.payment p WHERE p.id = (j.meta->>'paymentRowId')::bigint FOR UPDATE;
+	IF m.id IS NULL OR NOT FOUND THEN
 		RAISE EXCEPTION 'a journaled refund for merchant "%" names no payment here', j.client_id
 			USING ERRCODE = 'ZD502';
 	END IF;
@@ -1600,12 +1715,24 @@ BEGIN
 END
 $$;
 
+-- Adopt what one journal line says went out: a pay, a refund or a cancel.
+CREATE FUNCTION autodebit._adopt(j record, keep_orphans boolean) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN CASE j.api WHEN 'pay' THEN autodebit._adopt_pay(j, keep_orphans)
+					  WHEN 'refund' THEN autodebit._adopt_refund(j)
+					  WHEN 'cancel' THEN autodebit._adopt_cancel(j)
+					  ELSE 'present' END;
+END
+$$;
+
 -- Read the send journal from the cursor and adopt orphans: requests that went out in a
 -- transaction that then rolled back or died.  A line whose transaction may still commit, or
--- that is younger than the grace period, is come back to.  A line that cannot be adopted is
--- recorded in autodebit.item_error and passed over; it never stops the others.
+-- that is younger than the grace period, is come back to.  A line that cannot be adopted now is
+-- recorded (autodebit.item_error) and kept in autodebit.journal_retry, tried again with
+-- back-off until it is: it never stops the others, and is never dropped.
 CREATE FUNCTION autodebit._reconcile_journal(max_lines integer,
-		OUT adopted integer, OUT cancelled integer, OUT failed integer)
+		OUT adopted integer, OUT cancelled integer, OUT failed integer, OUT lines integer)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j record;
@@ -1617,9 +1744,27 @@ DECLARE
 	grace interval := coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval;
 	keep_orphans boolean := coalesce(current_setting('autodebit.orphan_policy', true), 'cancel') = 'keep';
 BEGIN
-	adopted := 0; cancelled := 0; failed := 0;
+	adopted := 0; cancelled := 0; failed := 0; lines := 0;
+	-- first the lines that could not be adopted before
+	FOR j IN SELECT * FROM autodebit.journal_retry t WHERE t.next_try_at <= now()
+			 ORDER BY t.next_try_at LIMIT max_lines FOR UPDATE SKIP LOCKED LOOP
+		BEGIN
+			outcome := autodebit._adopt(j, keep_orphans);
+			DELETE FROM autodebit.journal_retry WHERE api = j.api AND request_id = j.request_id;
+			adopted := adopted + CASE WHEN outcome IN ('adopted', 'cancelled') THEN 1 ELSE 0 END;
+			cancelled := cancelled + CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			failed := failed + 1;
+			UPDATE autodebit.journal_retry t SET tries = t.tries + 1, last_error = st || ': ' || left(msg, 500),
+				   next_try_at = now() + autodebit._backoff(t.tries)
+			WHERE t.api = j.api AND t.request_id = j.request_id;
+		END;
+	END LOOP;
+
 	SELECT offset_bytes INTO cursor_at FROM autodebit.journal_cursor FOR UPDATE;
 	FOR j IN SELECT * FROM autodebit._journal_read(cursor_at, max_lines) ORDER BY line_start LOOP
+		lines := lines + 1;
 		BEGIN
 			IF pg_xact_status(j.xid) = 'in progress' OR j.at > now() - grace THEN
 				stop_at := coalesce(stop_at, j.line_start);	-- come back to it later
@@ -1628,8 +1773,7 @@ BEGIN
 			IF stop_at IS NULL THEN
 				cursor_at := j.line_end;
 			END IF;
-			outcome := CASE j.api WHEN 'pay' THEN autodebit._adopt_pay(j, keep_orphans)
-								  WHEN 'refund' THEN autodebit._adopt_refund(j) END;
+			outcome := autodebit._adopt(j, keep_orphans);
 			adopted := adopted + CASE WHEN outcome IN ('adopted', 'cancelled') THEN 1 ELSE 0 END;
 			cancelled := cancelled + CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END;
 		EXCEPTION WHEN OTHERS THEN
@@ -1640,6 +1784,10 @@ BEGIN
 			failed := failed + 1;
 			PERFORM autodebit._item_failed('journal', j.api || ' ' || j.request_id || ' at offset ' || j.line_start,
 										   NULL, st, msg);
+			INSERT INTO autodebit.journal_retry (request_id, api, client_id, at, meta, body, next_try_at, last_error)
+			VALUES (j.request_id, j.api, j.client_id, j.at, j.meta, j.body, now() + autodebit._backoff(0),
+					st || ': ' || left(msg, 500))
+			ON CONFLICT (api, request_id) DO NOTHING;
 		END;
 	END LOOP;
 	UPDATE autodebit.journal_cursor SET offset_bytes = coalesce(stop_at, cursor_at);
@@ -1668,7 +1816,8 @@ BEGIN
 					   -- a live run is sending it: its answer is coming (a dead run's become UNKNOWN)
 					   AND NOT (t.status = 'SENDING' AND t.claimed_run IS NOT NULL
 								AND EXISTS (SELECT FROM autodebit.run r WHERE r.id = t.claimed_run AND r.finished_at IS NULL)))
-					  OR (t.cancel_wanted IS NOT NULL AND t.status = 'SUCCESS' AND t.refunded_minor < t.amount_minor))
+					  OR (t.cancel_wanted IS NOT NULL AND t.status IN ('QUEUED', 'SUCCESS')
+						  AND t.refunded_minor < t.amount_minor))
 			   ORDER BY t.next_check_at NULLS FIRST LIMIT max_items LOOP
 		BEGIN
 			SELECT * INTO p FROM autodebit.payment t WHERE t.id = pid FOR UPDATE SKIP LOCKED;
@@ -1723,6 +1872,10 @@ BEGIN
 			   WHERE t.status IN ('SENDING', 'PROCESSING', 'UNKNOWN') AND coalesce(t.next_check_at, t.updated_at) <= now()
 			   ORDER BY t.next_check_at NULLS FIRST LIMIT max_items LOOP
 		BEGIN
+			-- locks in the order every refund path takes them: the payment, then the refund
+			PERFORM FROM autodebit.payment p WHERE p.id = (SELECT payment_row_id FROM autodebit.refund WHERE id = rid)
+			FOR UPDATE SKIP LOCKED;
+			CONTINUE WHEN NOT FOUND;
 			SELECT * INTO r FROM autodebit.refund t WHERE t.id = rid FOR UPDATE SKIP LOCKED;
 			CONTINUE WHEN NOT FOUND;
 			SELECT * INTO m FROM autodebit.merchant WHERE id = r.merchant_id;
@@ -1852,6 +2005,9 @@ BEGIN
 							THEN 'applied' ELSE 'unchanged' END;
 		END IF;
 	ELSIF kind = 'notifyRefund' THEN
+		PERFORM FROM autodebit.payment p
+		WHERE p.id = (SELECT t.payment_row_id FROM autodebit.refund t WHERE t.merchant_id = m.id AND t.refund_request_id = ref)
+		FOR UPDATE;
 		SELECT * INTO r FROM autodebit.refund t
 		WHERE t.merchant_id = m.id AND t.refund_request_id = ref FOR UPDATE;
 		IF NOT FOUND THEN
@@ -2066,9 +2222,12 @@ DECLARE
 	rid bigint;
 	n integer;
 BEGIN
+	-- runs whose backend is gone, and earlier runs of this very backend (one that raised and left
+	-- its row open), are over
 	UPDATE autodebit.run r SET finished_at = clock_timestamp()
 	WHERE r.finished_at IS NULL
-	  AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = r.pid AND a.backend_start = r.backend_start);
+	  AND (r.pid = pg_backend_pid()
+		   OR NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = r.pid AND a.backend_start = r.backend_start));
 	WITH orphaned AS (
 		UPDATE autodebit.payment p SET status = 'UNKNOWN', result_message = 'the run sending it ended without an answer',
 			   next_check_at = now(), updated_at = now()
@@ -2195,10 +2354,10 @@ DECLARE
 	n integer;
 BEGIN
 	WITH c AS (
-		SELECT p.id FROM autodebit.payment p WHERE p.status = 'QUEUED'
+		SELECT p.id FROM autodebit.payment p WHERE p.status = 'QUEUED' AND p.cancel_wanted IS NULL
 		ORDER BY p.id LIMIT batch_size FOR UPDATE SKIP LOCKED),
 	claimed AS (
-		UPDATE autodebit.payment p SET status = 'SENDING', claimed_run = run_id, sent_at = now(),
+		UPDATE autodebit.payment p SET status = 'SENDING', claimed_run = run_id, sent_at = clock_timestamp(),
 			   updated_at = now(),
 			   -- a request never sent may take the current token; one sent before keeps its bytes
 			   token_enc = CASE WHEN p.sent_at IS NULL THEN a.access_token_enc ELSE p.token_enc END
@@ -2218,6 +2377,7 @@ CREATE FUNCTION autodebit._run_send(run_id bigint) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	m autodebit.merchant;
+	p autodebit.payment;
 	sent integer := 0;
 	st text;
 	msg text;
@@ -2231,9 +2391,21 @@ BEGIN
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
 			PERFORM autodebit._item_failed('batch', m.client_id || ' in run ' || run_id, m.id, st, msg);
-			UPDATE autodebit.payment p SET status = 'UNKNOWN', result_message = 'its batch raised: ' || left(msg, 200),
-				   next_check_at = now(), updated_at = now()
-			WHERE p.claimed_run = run_id AND p.status = 'SENDING' AND p.merchant_id = m.id;
+			-- one by one instead (the same id, body and token: sending again is safe), so that
+			-- the payment that raised is the only one held back
+			FOR p IN SELECT * FROM autodebit.payment t
+					 WHERE t.claimed_run = run_id AND t.status = 'SENDING' AND t.merchant_id = m.id LOOP
+				BEGIN
+					PERFORM autodebit._send_payment(m, p);
+					sent := sent + 1;
+				EXCEPTION WHEN OTHERS THEN
+					GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+					PERFORM autodebit._item_failed('payment', p.payment_request_id, m.id, st, msg);
+					UPDATE autodebit.payment t SET status = 'UNKNOWN', result_message = 'not sent: ' || left(msg, 200),
+						   next_check_at = now(), updated_at = now()
+					WHERE t.id = p.id;
+				END;
+			END LOOP;
 		END;
 	END LOOP;
 	RETURN sent;
@@ -2359,8 +2531,11 @@ BEGIN
 	PERFORM autodebit._schedules_settle();
 	COMMIT;
 	-- reconcile in short transactions: no row stays locked for long, and what is settled is kept
-	rec := autodebit._reconcile_journal(10000);
-	COMMIT;
+	FOR i IN 1..20 LOOP
+		rec := autodebit._reconcile_journal(500);
+		COMMIT;
+		EXIT WHEN rec.lines < 500;
+	END LOOP;
 	FOR i IN 1..20 LOOP
 		step := autodebit._reconcile_payments(50);
 		COMMIT;
@@ -2395,6 +2570,7 @@ SELECT pg_catalog.pg_extension_config_dump('autodebit.schedule', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.schedule_period', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.run', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.item_error', '');
+SELECT pg_catalog.pg_extension_config_dump('autodebit.journal_retry', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; functions run as the extension owner.
@@ -2420,7 +2596,7 @@ GRANT USAGE ON SCHEMA autodebit TO autodebit_admin, autodebit_user;
 GRANT SELECT ON autodebit.agreements, autodebit.payments, autodebit.refunds, autodebit.currency,
 	autodebit.wallet TO autodebit_admin, autodebit_user;
 GRANT SELECT ON autodebit.transition TO autodebit_admin, autodebit_user;
-GRANT SELECT ON autodebit.item_error TO autodebit_admin;
+GRANT SELECT ON autodebit.item_error, autodebit.journal_retry TO autodebit_admin;
 GRANT SELECT ON autodebit.merchant, autodebit.exchange_log, autodebit.notification, autodebit.queue,
 	autodebit.schedules, autodebit.schedule_period, autodebit.run TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit_schedule(text, bigint, text, text, interval, timestamptz, text, text, boolean, interval[]),

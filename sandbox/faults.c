@@ -54,6 +54,8 @@ static const struct
 	{"deep", FAULT_DEEP, 0, true},
 	{"badutf8", FAULT_BADUTF8, 0, true},
 	{"badtime", FAULT_BADTIME, 0, true},
+	{"bignum", FAULT_BIGNUM, 0, true},
+	{"foreignfail", FAULT_FOREIGNFAIL, 0, true},
 	{NULL, FAULT_NONE, 0, false}
 };
 
@@ -80,6 +82,15 @@ kind_slot(FaultKind kind)
 		if (kinds[i].kind == kind)
 			return i;
 	return -1;
+}
+
+/* The name of a fault kind ("none" for none). */
+const char *
+fault_name(FaultKind kind)
+{
+	int			i = kind_slot(kind);
+
+	return i < 0 ? "none" : kinds[i].name;
 }
 
 /* Does the fault kind let the request be carried out first? */
@@ -117,7 +128,7 @@ parse_item(const char *item, FaultEntry *e, char *err, size_t errlen)
 	k = kind_index(item, eq ? (size_t) (eq - item) : (at ? (size_t) (at - item) : strlen(item)));
 	if (k < 0)
 	{
-		snprintf(err, errlen, "unknown fault kind in \"%s\" (latency, reset, http500, traffic, unknown, unsigned, badsig, truncate, slowbody, replay, stale, deep, badutf8, badtime)", item);
+		snprintf(err, errlen, "unknown fault kind in \"%s\" (latency, reset, http500, traffic, unknown, unsigned, badsig, truncate, slowbody, replay, stale, deep, badutf8, badtime, bignum, foreignfail)", item);
 		return false;
 	}
 	e->kind = kinds[k].kind;

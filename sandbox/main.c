@@ -49,7 +49,7 @@ static const char usage[] =
 "  --latency-ms N              delay every /ams/ answer by N ms (default 0)\n"
 "  --faults SPEC               KIND=P[:MS][@API],... (latency reset http500 traffic\n"
 "                              unknown unsigned badsig truncate slowbody\n"
-"                              replay stale deep badutf8 badtime)\n"
+"                              replay stale deep badutf8 badtime bignum foreignfail)\n"
 "  --seed N                    seed of the fault dice (default 1)\n"
 "  --token-ttl SECONDS         access token lifetime (default 2592000)\n"
 "  --refresh-token-ttl SECONDS refresh token lifetime (default 31536000)\n"

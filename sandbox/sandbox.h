@@ -69,7 +69,9 @@ typedef enum FaultKind
 	FAULT_STALE,				/* a true answer, signed, with a response-time an hour old */
 	FAULT_DEEP,					/* a signed answer nested 100,000 levels deep */
 	FAULT_BADUTF8,				/* a signed answer whose resultMessage is not UTF-8 */
-	FAULT_BADTIME				/* a signed S answer whose times do not parse */
+	FAULT_BADTIME,				/* a signed S answer whose times do not parse */
+	FAULT_BIGNUM,				/* a signed answer holding a number no decoder can hold */
+	FAULT_FOREIGNFAIL			/* carried out, answered with a signed F that names no request */
 } FaultKind;
 
 /* One fault chosen for one request. */
@@ -80,6 +82,7 @@ typedef struct Fault
 } Fault;
 
 /* faults.c */
+extern const char *fault_name(FaultKind kind);
 extern bool faults_set_spec(const char *spec, char *err, size_t errlen);
 extern bool faults_force(const char *kind, const char *api, int count,
 						 char *err, size_t errlen);

@@ -291,6 +291,8 @@ hostile_body(json_t *answer, FaultKind kind)
 		strcpy(p, "}");
 		return b;
 	}
+	if (kind == FAULT_BIGNUM)
+		return strdup("{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\"},\"n\":1e1000000}");
 	if (kind == FAULT_BADUTF8)
 		json_object_set_new(json_object_get(answer, "result"), "resultMessage", json_string("@@BADUTF8@@"));
 	if (kind == FAULT_BADTIME)
@@ -430,9 +432,18 @@ serve_ams(struct MHD_Connection *conn, const char *url, const char *method, Requ
 		json_t	   *req;
 
 		fault = faults_roll(api);
+		if (fault.kind != FAULT_NONE)
+		{
+			/* every injected fault, by kind, for tests that report how many they met */
+			pthread_mutex_lock(&store_lock);
+			stats_count("faults", fault_name(fault.kind));
+			pthread_mutex_unlock(&store_lock);
+		}
 		if (fault.kind == FAULT_HTTP500)
 		{
+			pthread_mutex_lock(&store_lock);
 			stats_count(api, "HTTP_500");
+			pthread_mutex_unlock(&store_lock);
 			return send_plain(conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
 							  strdup("internal server error (sandbox fault)\n"), NULL);
 		}
@@ -452,6 +463,12 @@ serve_ams(struct MHD_Connection *conn, const char *url, const char *method, Requ
 			{
 				json_decref(answer);
 				answer = api_result("UNKNOWN_EXCEPTION", "U", "unknown exception, retry the same request");
+			}
+			else if (fault.kind == FAULT_FOREIGNFAIL)
+			{
+				/* the kind of signed decline an attacker could have recorded elsewhere */
+				json_decref(answer);
+				answer = api_result("USER_BALANCE_NOT_ENOUGH", "F", "the user's balance is not enough");
 			}
 		}
 	}

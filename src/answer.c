@@ -26,9 +26,9 @@
 
 PG_FUNCTION_INFO_V1(autodebit_time);
 
-/* Is the JSON text nested at most max_depth arrays and objects deep?  (Strings skipped.) */
+/* Is the JSON text at most max_depth arrays and objects deep, with numbers jsonb can hold? */
 static bool
-json_depth_ok(const char *s, size_t len, int max_depth)
+json_shape_ok(const char *s, size_t len, int max_depth)
 {
 	int			depth = 0;
 	bool		in_string = false;
@@ -53,6 +53,24 @@ json_depth_ok(const char *s, size_t len, int max_depth)
 		}
 		else if (c == '}' || c == ']')
 			depth--;
+		else if (c == '-' || (c >= '0' && c <= '9'))
+		{
+			/* a number jsonb cannot hold (1e1000000) would raise: bound its size */
+			size_t		start = i;
+			size_t		exp_digits = 0;
+			bool		in_exp = false;
+
+			while (i + 1 < len && strchr("0123456789eE+-.", s[i + 1]) != NULL)
+			{
+				i++;
+				if (s[i] == 'e' || s[i] == 'E')
+					in_exp = true;
+				else if (in_exp && s[i] >= '0' && s[i] <= '9')
+					exp_digits++;
+			}
+			if (i - start + 1 > 64 || exp_digits > 3)
+				return false;
+		}
 	}
 	return true;
 }
@@ -63,8 +81,8 @@ answer_unparsable(char *body, size_t len)
 {
 	if (!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
 		return "the answer is not valid UTF-8";
-	if (!json_depth_ok(body, len, ANSWER_MAX_DEPTH))
-		return "the answer is nested too deeply";
+	if (!json_shape_ok(body, len, ANSWER_MAX_DEPTH))
+		return "the answer is nested too deeply or holds a number out of range";
 	if (!json_valid(body, len))
 		return "the answer is not JSON";
 	return NULL;
@@ -108,11 +126,14 @@ parse_time(const char *str, int64 *result)
  * request_id ("paymentRequestId", "refundRequestId"), or is NULL for APIs
  * without one.  An S answer must name its request; an F or U answer that
  * names none is taken on freshness alone (Antom's error answers carry only
- * the result).
+ * the result) -- except an F to a pay or refund (f_must_name), which would let
+ * a new attempt be minted: unless it is ORDER_NOT_EXIST (itself only believed
+ * after the grace period), it is UNKNOWN and an inquiry, which is bound, decides.
  */
 const char *
-answer_unbelievable(JsonbContainer *answer, const char *status, const char *request_id_key,
-					const char *request_id, const char *response_time)
+answer_unbelievable(JsonbContainer *answer, const char *status, const char *code,
+					const char *request_id_key, bool f_must_name, const char *request_id,
+					const char *response_time)
 {
 	static const char *const time_keys[] = {
 		"paymentTime", "paymentCreateTime", "cancelTime", "refundTime",
@@ -136,7 +157,9 @@ answer_unbelievable(JsonbContainer *answer, const char *status, const char *requ
 
 		if (named && strcmp(named, request_id) != 0)
 			return "the answer names another request";
-		if (named == NULL && strcmp(status, "S") == 0)
+		if (named == NULL &&
+			(strcmp(status, "S") == 0 ||
+			 (f_must_name && strcmp(status, "F") == 0 && strcmp(code, "ORDER_NOT_EXIST") != 0)))
 			return "the answer does not name the request it answers";
 	}
 	for (int i = 0; time_keys[i]; i++)

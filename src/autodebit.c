@@ -21,6 +21,7 @@ int			autodebit_max_response_bytes = 1024 * 1024;
 int			autodebit_data_key_version = 1;
 bool		autodebit_journal_enabled = true;
 int			autodebit_response_max_age_s = 300;
+int			autodebit_max_check_interval_s = 600;
 int			autodebit_refresh_window_s = 3600;
 int			autodebit_close_grace_s = 120;
 int			autodebit_cancel_after_s = 600;
@@ -80,6 +81,11 @@ _PG_init(void)
 							"An acquirer answer whose response-time is further than this from now is not believed.",
 							"It is then UNKNOWN and settled by inquiry; this bounds the replay of a recorded answer.",
 							&autodebit_response_max_age_s, 300, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.max_check_interval",
+							"The longest autodebit_reconcile waits before asking again about an unsettled payment or refund.",
+							"The wait starts at 5 s and doubles with each inquiry that settles nothing.",
+							&autodebit_max_check_interval_s, 600, 1, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("autodebit.token_refresh_window",
 							"autodebit_pay refreshes an access token that expires within this many seconds.",

@@ -96,7 +96,8 @@ extern struct JsonbContainer *jb_object(struct JsonbContainer *c, const char *ke
 /* answer.c: may a verified answer be believed?  NULL if so, else why not */
 extern const char *answer_unparsable(char *body, size_t len);
 extern const char *answer_unbelievable(struct JsonbContainer *answer, const char *status,
-									   const char *request_id_key, const char *request_id,
+									   const char *code, const char *request_id_key,
+									   bool f_must_name, const char *request_id,
 									   const char *response_time);
 extern bool parse_time(const char *str, int64 *result);
 

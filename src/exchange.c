@@ -51,7 +51,7 @@ static const struct
 	{"revoke", "authorizations/revoke", false, "accessToken", NULL},
 	{"pay", "payments/pay", true, "paymentMethod.paymentMethodId", "paymentRequestId"},
 	{"inquiryPayment", "payments/inquiryPayment", false, NULL, "paymentRequestId"},
-	{"cancel", "payments/cancel", false, NULL, "paymentRequestId"},
+	{"cancel", "payments/cancel", true, NULL, "paymentRequestId"},
 	{"refund", "payments/refund", true, NULL, "refundRequestId"},
 	{"inquiryRefund", "payments/inquiryRefund", false, NULL, "refundRequestId"},
 	{NULL, NULL, false, NULL, NULL}
@@ -306,8 +306,10 @@ exchange_classify(Exchange *x, const char *acquirer_key, const char *seal_aad,
 			if (status == NULL || code == NULL ||
 				(strcmp(status, "S") != 0 && strcmp(status, "F") != 0 && strcmp(status, "U") != 0))
 				error = "the answer has no result status";
-			else if ((error = (char *) answer_unbelievable(&answer->root, status,
+			else if ((error = (char *) answer_unbelievable(&answer->root, status, code,
 														   apis[x->api_index].request_id_key,
+														   apis[x->api_index].money &&
+														   strcmp(apis[x->api_index].name, "cancel") != 0,
 														   x->request_id, tr->response_time)) != NULL)
 				;
 			else
