@@ -2,6 +2,7 @@
 # Set up everything (Debian packages, build, install) and run every test suite:
 #   1. the sandbox protocol test (requests signed by the openssl command line)
 #   2. the extension's pg_regress suite on a temporary instance against the sandbox
+#   3. the torture run: 300 orders under faults, kill -9 and a cluster crash, books compared
 # Ends with one line "N passed, N failed" over all suites; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,13 @@ test/regress.sh | tee "$log"
 passed=$((passed + $(grep -cE '^(ok|test) .* \.\.\. ok' "$log")))
 failed=$((failed + $(grep -cE '^(not ok|test) .* \.\.\. FAILED' "$log")))
 grep -qE '(All [0-9]+ tests passed|tests passed)' "$log" || [ "$failed" -gt 0 ] || failed=$((failed + 1))
+
+echo "== torture: 300 orders, faults, kill -9 and a cluster crash (test/torture/run.sh)"
+if test/torture/run.sh --orders 300 --seed "${TORTURE_SEED:-$(( $(date +%s) % 100000 ))}" | tee "$log"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -20,7 +20,7 @@ CREATE TEMP TABLE acq AS
 -- what the database says it holds
 CREATE TEMP TABLE ours AS
 	SELECT p.payment_request_id AS prid, p.order_ref, p.status, p.amount_minor AS amount, p.is_orphan,
-		   p.cancel_wanted, p.refunded_minor,
+		   to_jsonb(p)->>'cancel_wanted' AS cancel_wanted, p.refunded_minor,	-- (older versions have none)
 		   CASE WHEN p.status = 'SUCCESS'
 				THEN p.amount_minor - coalesce((SELECT sum(r.amount_minor) FROM autodebit.refund r
 					  WHERE r.payment_row_id = p.id AND r.status = 'SUCCESS'), 0)
@@ -59,10 +59,16 @@ SELECT format('torture: %s orders, %s faults, %s kills, %s crashes: lost %s, dou
 	:'orders', :'faults', :'kills', :'crashes', lost, double, unknown, phantom, unwanted, refund_mismatches,
 	CASE WHEN ours_held = acquirer_held THEN 'equal' ELSE 'DIFFERENT' END)
 FROM verdict;
+SELECT to_regclass('autodebit.item_error') IS NOT NULL AS has_item_error \gset
+\if :has_item_error
+SELECT count(*) AS item_errors FROM autodebit.item_error \gset
+\else
+\set item_errors 0
+\endif
 SELECT format('torture: held by the acquirer %s, recorded as held %s (minor units); %s payments, %s refunds, %s orphans adopted, %s give-backs, %s item errors',
 	acquirer_held, ours_held, (SELECT count(*) FROM ours), (SELECT count(*) FROM autodebit.refund),
 	(SELECT count(*) FROM ours WHERE is_orphan), (SELECT count(*) FROM ours WHERE cancel_wanted IS NOT NULL),
-	(SELECT count(*) FROM autodebit.item_error))
+	:'item_errors')
 FROM verdict;
 -- the evidence when something is wrong
 SELECT 'lost ' || a.prid || ' ' || a.order_ref || ' acquirer ' || a.status || ' ' || a.net || ', ours ' || coalesce(o.status, 'no row')
@@ -72,7 +78,9 @@ FROM ours o LEFT JOIN acq a USING (prid) WHERE o.status = 'SUCCESS' AND o.net > 
 SELECT 'open ' || prid || ' ' || order_ref || ' ' || status || coalesce(' give back: ' || cancel_wanted, '')
 FROM ours WHERE status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN')
    OR (cancel_wanted IS NOT NULL AND status = 'SUCCESS' AND refunded_minor < amount) LIMIT 20;
+\if :has_item_error
 SELECT 'item error ' || kind || ' ' || coalesce(ref, '') || ': ' || sqlstate || ' ' || message
 FROM autodebit.item_error ORDER BY id LIMIT 10;
+\endif
 SELECT CASE WHEN lost + double + unknown + phantom + unwanted + refund_mismatches = 0 AND ours_held = acquirer_held
 			THEN 'torture: PASS' ELSE 'torture: FAIL' END FROM verdict;

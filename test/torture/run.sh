@@ -12,7 +12,7 @@
 #   test/torture/run.sh [--orders N] [--seed S] [--kills K] [--workers W] [--keep]
 #
 # The load: sync pays (committed, inside transactions, rolled back after paying, paid twice,
-# paid by two sessions at once), deferred batches of ten (a tenth rolled back) drained by two
+# paid again later by another session, paid by two sessions at once), deferred batches of ten (a tenth rolled back) drained by two
 # concurrent autodebit_run() loops, declined and pending magic amounts, refunds (some rolled
 # back).  About 30% of acquirer requests meet a fault of the sandbox's own kinds.
 set -uo pipefail
@@ -53,7 +53,8 @@ echo "torture: seed $seed, $orders orders, $kills kills, $workers workers (repea
 
 # --- the acquirer and the cluster -------------------------------------------------------
 make_keys
-start_sandbox --seed "$seed" --default-balance 1000000000000 --settle-ms 2000 --threads 4 || exit 1
+# every answer takes 5-10 ms, so that a kill finds backends in the middle of an exchange
+start_sandbox --seed "$seed" --default-balance 1000000000000 --settle-ms 2000 --threads 8 --latency-ms 5 || exit 1
 port=$(free_port)
 cluster_port=$port start_cluster "max_connections = 60" "fsync = on" "synchronous_commit = on" \
 	"autodebit.order_close_grace = '2s'" "autodebit.max_check_interval = '5s'" \
@@ -103,6 +104,8 @@ BEGIN {
 	srand(seed);
 	i = 0;
 	while (i < n) {
+		units++;
+		for (u in later) if (later_at[u] <= units) { emit(later_k[u], later[u]); delete later[u]; }
 		k = int(rand() * w);
 		cust = "c" (1 + int(rand() * customers));
 		amt = amount();
@@ -113,14 +116,17 @@ BEGIN {
 			i++; emit(k, "BEGIN;\n" pay("sc-" i, amt, cust, "") "SELECT pg_sleep(0.01);\nCOMMIT;\n");
 		} else if (r < 0.45) {		# sync, rolled back after the pay went out
 			i++; emit(k, "BEGIN;\n" pay("rb-" i, amt, cust, "") "ROLLBACK;\n");
-		} else if (r < 0.50) {		# paid twice by one session
+		} else if (r < 0.49) {		# paid twice by one session
 			i++; emit(k, pay("pt-" i, amt, cust, "") pay("pt-" i, amt, cust, ""));
+		} else if (r < 0.52) {		# paid, then paid again a little later by another session
+			i++; text = pay("pl-" i, amt, cust, "");
+			emit(k, text); later[i] = text; later_k[i] = (k + 2) % w; later_at[i] = units + 8;
 		} else if (r < 0.55) {		# paid by two sessions at once
 			i++; k2 = (k + 1) % w;
 			emit(k, pay("tw-" i, amt, cust, "")); emit(k2, pay("tw-" i, amt, cust, ""));
 		} else if (r < 0.62) {		# paid, then part refunded (a third of refunds rolled back)
 			i++; ref = "rf-" i; if (amt > 9000) amt = 2000;
-			refund = sprintf("SELECT autodebit_refund((SELECT payment_request_id FROM autodebit.payments WHERE order_ref = %s AND status = %s AND cancel_wanted IS NULL), %d);\n", q(ref), q("SUCCESS"), int(amt / 2));
+			refund = sprintf("SELECT autodebit_refund((SELECT payment_request_id FROM autodebit.payments WHERE order_ref = %s AND status = %s ORDER BY attempt DESC LIMIT 1), %d);\n", q(ref), q("SUCCESS"), int(amt / 2));
 			emit(k, pay(ref, amt, cust, "") (rand() < 0.33 ? "BEGIN;\n" refund "ROLLBACK;\n" : refund));
 		} else {					# a deferred batch of ten; a tenth of batches roll back
 			rolled = (rand() < 0.1);
@@ -131,10 +137,12 @@ BEGIN {
 			emit(k, text (rolled ? "ROLLBACK;\n" : "COMMIT;\n"));
 		}
 	}
+	for (u in later) emit(later_k[u], later[u]);
 	for (k = 0; k < w; k++) flush(k);
 }'
 chown -R "$server_user" "$work/load"
 total_chunks=$(ls "$work/load" | wc -l)
+: > "$work/progress"
 
 # faults from now on (authorization above was clean)
 curl -s -X POST -H 'Content-Type: application/json' --data "{\"spec\":\"$faults_spec\"}" \
@@ -183,11 +191,15 @@ for step in $(seq 1 $((kills + 1))); do
 		continue
 	fi
 	[ $killed -lt "$kills" ] || continue
-	wait_up
-	victim=$(psql_as killer -At -c "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'torture-%' AND application_name <> 'torture-killer' AND state = 'active' ORDER BY random() LIMIT 1" 2>/dev/null)
-	if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
-		killed=$((killed + 1))
-	fi
+	for _ in $(seq 100); do		# a backend that is working right now
+		wait_up
+		victim=$(psql_as killer -At -c "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'torture-%' AND application_name <> 'torture-killer' AND state = 'active' ORDER BY random() LIMIT 1" 2>/dev/null)
+		if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
+			killed=$((killed + 1))
+			break
+		fi
+		sleep 0.02
+	done
 done
 for pid in $worker_pids; do wait "$pid" 2>/dev/null; done
 touch "$work/load_done"
@@ -201,8 +213,8 @@ for _ in 1 2 3; do settle; sleep 1; done		# the outage is still on
 faults=$(curl -s "$gateway/sandbox/admin/stats" | jq '[.faults // {} | .[]] | add // 0')
 curl -s -X POST -H 'Content-Type: application/json' --data '{"clear":true}' "$gateway/sandbox/admin/faults" >/dev/null
 open_items() {
-	psql_as settle -At -c "SELECT (SELECT count(*) FROM autodebit.payment WHERE status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN')
-			OR (cancel_wanted IS NOT NULL AND status = 'SUCCESS' AND refunded_minor < amount_minor))
+	psql_as settle -At -c "SELECT (SELECT count(*) FROM autodebit.payment p WHERE status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN')
+			OR (to_jsonb(p) ? 'cancel_wanted' AND to_jsonb(p)->>'cancel_wanted' IS NOT NULL AND status = 'SUCCESS' AND refunded_minor < amount_minor))
 		+ (SELECT count(*) FROM autodebit.refund WHERE status IN ('SENDING', 'PROCESSING', 'UNKNOWN'))
 		+ (SELECT count(*) FROM autodebit._journal_read((SELECT offset_bytes FROM autodebit.journal_cursor), 100000))"
 }
