@@ -261,12 +261,32 @@ CREATE TABLE autodebit.notification (
 	outcome				text NOT NULL		-- applied, unchanged, orphan, ignored
 );
 
--- How far autodebit_reconcile has read the send journal.
+-- How far autodebit_reconcile has read the send journal: a WAL position, and the extension
+-- instance (its pg_extension OID) whose records it reads.  A cursor that names another instance
+-- came with a restored dump: it is started again at the end of this cluster's WAL.
 CREATE TABLE autodebit.journal_cursor (
 	only_row			boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-	offset_bytes		bigint NOT NULL DEFAULT 0
+	lsn					pg_lsn NOT NULL DEFAULT pg_current_wal_insert_lsn(),
+	created_lsn			pg_lsn NOT NULL DEFAULT pg_current_wal_insert_lsn(),	-- where this instance's journal starts
+	extension_oid		oid NOT NULL
 );
-INSERT INTO autodebit.journal_cursor DEFAULT VALUES;
+INSERT INTO autodebit.journal_cursor (extension_oid) SELECT oid FROM pg_extension WHERE extname = 'autodebit';
+
+-- WAL the journal reader has not read yet is kept by a physical replication slot of this
+-- database, advanced as reconcile reads (README, "Operations").  Without slots, wal_keep_size
+-- must cover the time between two reconciles.
+DO $$
+DECLARE
+	slot text := 'autodebit_journal_' || (SELECT oid FROM pg_database WHERE datname = current_database());
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = slot) THEN
+		PERFORM pg_create_physical_replication_slot(slot, true);
+	END IF;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'autodebit: no replication slot for the send journal: %', SQLERRM
+		USING HINT = 'Set max_replication_slots above 0, or make wal_keep_size cover the time between two autodebit_run() calls.';
+END
+$$;
 
 -- Journal lines reconcile read but could not adopt yet: kept here and tried again (with
 -- back-off) until they are, so the cursor can move on without ever dropping one.
@@ -275,6 +295,9 @@ CREATE TABLE autodebit.journal_retry (
 	api					text NOT NULL,
 	client_id			text NOT NULL,
 	at					timestamptz NOT NULL,
+	xid					xid8 NOT NULL,		-- the transaction that sent it
+	lsn					pg_lsn NOT NULL,	-- where its record is in WAL
+	waiting				boolean NOT NULL,	-- its transaction may still commit, or it is too young
 	meta				jsonb,
 	body				jsonb NOT NULL,
 	tries				integer NOT NULL DEFAULT 1,
@@ -429,8 +452,8 @@ CREATE FUNCTION autodebit._exchange_many(client_id text, gateway_url text, priva
 				   access_token_fp bytea, latency_ms double precision, error text)
 	AS 'MODULE_PATHNAME', 'autodebit_exchange_many' LANGUAGE C VOLATILE;
 
-CREATE FUNCTION autodebit._journal_read(from_offset bigint, max_lines integer,
-		OUT line_start bigint, OUT line_end bigint, OUT at timestamptz, OUT xid xid8,
+CREATE FUNCTION autodebit._journal_read(from_lsn pg_lsn, max_records integer, max_bytes bigint,
+		OUT lsn pg_lsn, OUT next_lsn pg_lsn, OUT at timestamptz, OUT xid xid8,
 		OUT client_id text, OUT api text, OUT request_id text, OUT meta jsonb, OUT body jsonb)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'autodebit_journal_read' LANGUAGE C VOLATILE STRICT;
@@ -1726,29 +1749,46 @@ BEGIN
 END
 $$;
 
--- Read the send journal from the cursor and adopt orphans: requests that went out in a
--- transaction that then rolled back or died.  A line whose transaction may still commit, or
--- that is younger than the grace period, is come back to.  A line that cannot be adopted now is
--- recorded (autodebit.item_error) and kept in autodebit.journal_retry, tried again with
--- back-off until it is: it never stops the others, and is never dropped.
+-- Read the send journal (WAL) from the cursor and adopt orphans: requests that went out in a
+-- transaction that then rolled back or died.  The cursor always moves to the end of what was
+-- read: a record whose transaction may still commit, or that is younger than the grace period,
+-- waits in autodebit.journal_retry, and so does one that cannot be adopted now (recorded in
+-- autodebit.item_error, retried with back-off).  No record stops the others; none is dropped.
 CREATE FUNCTION autodebit._reconcile_journal(max_lines integer,
 		OUT adopted integer, OUT cancelled integer, OUT failed integer, OUT lines integer)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j record;
-	cursor_at bigint;
-	stop_at bigint;
+	c autodebit.journal_cursor;
+	next_at pg_lsn;
 	outcome text;
 	st text;
 	msg text;
 	grace interval := coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval;
 	keep_orphans boolean := coalesce(current_setting('autodebit.orphan_policy', true), 'cancel') = 'keep';
+	slot text := 'autodebit_journal_' || (SELECT oid FROM pg_database WHERE datname = current_database());
 BEGIN
 	adopted := 0; cancelled := 0; failed := 0; lines := 0;
-	-- first the lines that could not be adopted before
+	SELECT * INTO c FROM autodebit.journal_cursor FOR UPDATE;
+	IF c.extension_oid IS DISTINCT FROM (SELECT oid FROM pg_extension WHERE extname = 'autodebit')
+	   OR c.lsn > pg_current_wal_flush_lsn() THEN
+		-- restored from a dump of another database or cluster: that journal is not in this WAL
+		PERFORM autodebit._item_failed('journal', c.lsn::text, NULL, 'ZD505',
+			'the journal cursor came from another database or cluster; it starts again at the end of this WAL');
+		UPDATE autodebit.journal_cursor SET lsn = pg_current_wal_insert_lsn(), created_lsn = pg_current_wal_insert_lsn(),
+			   extension_oid = (SELECT oid FROM pg_extension WHERE extname = 'autodebit');
+		RETURN;
+	END IF;
+
+	-- first the records that waited or could not be adopted before
 	FOR j IN SELECT * FROM autodebit.journal_retry t WHERE t.next_try_at <= now()
 			 ORDER BY t.next_try_at LIMIT max_lines FOR UPDATE SKIP LOCKED LOOP
 		BEGIN
+			IF pg_xact_status(j.xid) = 'in progress' THEN
+				UPDATE autodebit.journal_retry t SET next_try_at = now() + autodebit._backoff(0)
+				WHERE t.api = j.api AND t.request_id = j.request_id;
+				CONTINUE;
+			END IF;
 			outcome := autodebit._adopt(j, keep_orphans);
 			DELETE FROM autodebit.journal_retry WHERE api = j.api AND request_id = j.request_id;
 			adopted := adopted + CASE WHEN outcome IN ('adopted', 'cancelled') THEN 1 ELSE 0 END;
@@ -1756,42 +1796,78 @@ BEGIN
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
 			failed := failed + 1;
-			UPDATE autodebit.journal_retry t SET tries = t.tries + 1, last_error = st || ': ' || left(msg, 500),
-				   next_try_at = now() + autodebit._backoff(t.tries)
+			UPDATE autodebit.journal_retry t SET tries = t.tries + 1, waiting = false,
+				   last_error = st || ': ' || left(msg, 500), next_try_at = now() + autodebit._backoff(t.tries)
 			WHERE t.api = j.api AND t.request_id = j.request_id;
 		END;
 	END LOOP;
 
-	SELECT offset_bytes INTO cursor_at FROM autodebit.journal_cursor FOR UPDATE;
-	FOR j IN SELECT * FROM autodebit._journal_read(cursor_at, max_lines) ORDER BY line_start LOOP
-		lines := lines + 1;
-		BEGIN
-			IF pg_xact_status(j.xid) = 'in progress' OR j.at > now() - grace THEN
-				stop_at := coalesce(stop_at, j.line_start);	-- come back to it later
-				CONTINUE;
-			END IF;
-			IF stop_at IS NULL THEN
-				cursor_at := j.line_end;
-			END IF;
-			outcome := autodebit._adopt(j, keep_orphans);
-			adopted := adopted + CASE WHEN outcome IN ('adopted', 'cancelled') THEN 1 ELSE 0 END;
-			cancelled := cancelled + CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END;
-		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-			IF stop_at IS NULL THEN
-				cursor_at := j.line_end;
-			END IF;
-			failed := failed + 1;
-			PERFORM autodebit._item_failed('journal', j.api || ' ' || j.request_id || ' at offset ' || j.line_start,
-										   NULL, st, msg);
-			INSERT INTO autodebit.journal_retry (request_id, api, client_id, at, meta, body, next_try_at, last_error)
-			VALUES (j.request_id, j.api, j.client_id, j.at, j.meta, j.body, now() + autodebit._backoff(0),
-					st || ': ' || left(msg, 500))
-			ON CONFLICT (api, request_id) DO NOTHING;
-		END;
-	END LOOP;
-	UPDATE autodebit.journal_cursor SET offset_bytes = coalesce(stop_at, cursor_at);
+	-- then what was written since the cursor
+	next_at := c.lsn;
+	BEGIN
+		FOR j IN SELECT * FROM autodebit._journal_read(c.lsn, max_lines, 256 * 1024 * 1024) LOOP
+			next_at := j.next_lsn;
+			CONTINUE WHEN j.api IS NULL;		-- the end marker
+			lines := lines + 1;
+			BEGIN
+				IF pg_xact_status(j.xid) = 'in progress' OR j.at > now() - grace THEN
+					INSERT INTO autodebit.journal_retry (request_id, api, client_id, at, xid, lsn, waiting, meta, body,
+														 tries, next_try_at, last_error)
+					VALUES (j.request_id, j.api, j.client_id, j.at, j.xid, j.lsn, true, j.meta, j.body, 0,
+							greatest(j.at + grace, now()), 'waiting for its transaction to end')
+					ON CONFLICT (api, request_id) DO NOTHING;
+					CONTINUE;
+				END IF;
+				outcome := autodebit._adopt(j, keep_orphans);
+				adopted := adopted + CASE WHEN outcome IN ('adopted', 'cancelled') THEN 1 ELSE 0 END;
+				cancelled := cancelled + CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END;
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+				failed := failed + 1;
+				PERFORM autodebit._item_failed('journal', j.api || ' ' || j.request_id || ' at ' || j.lsn, NULL, st, msg);
+				INSERT INTO autodebit.journal_retry (request_id, api, client_id, at, xid, lsn, waiting, meta, body,
+													 next_try_at, last_error)
+				VALUES (j.request_id, j.api, j.client_id, j.at, j.xid, j.lsn, false, j.meta, j.body,
+						now() + autodebit._backoff(0), st || ': ' || left(msg, 500))
+				ON CONFLICT (api, request_id) DO NOTHING;
+			END;
+		END LOOP;
+	EXCEPTION WHEN OTHERS THEN
+		-- the WAL from the cursor cannot be read: removed before it was read (no slot, or a
+		-- standby promoted without it), or damaged.  Say so, and go on from the oldest WAL left.
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		failed := failed + 1;
+		next_at := autodebit._oldest_wal();
+		PERFORM autodebit._item_failed('journal', c.lsn::text, NULL, 'ZD505',
+			format('send journal records from %s to %s cannot be read (%s); debits sent then are not adopted: compare with the acquirer''s records',
+				   c.lsn, next_at, msg));
+		IF next_at <= c.lsn THEN
+			RETURN;			-- nothing to skip to: try again next time
+		END IF;
+	END;
+	UPDATE autodebit.journal_cursor SET lsn = next_at;
+
+	-- the WAL before the cursor is no longer needed by the journal
+	BEGIN
+		IF NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = slot) THEN
+			PERFORM pg_create_physical_replication_slot(slot, true);	-- a promoted standby has none yet
+		END IF;
+		PERFORM pg_replication_slot_advance(slot, next_at)
+		FROM pg_replication_slots WHERE slot_name = slot AND coalesce(restart_lsn, '0/0') < next_at;
+	EXCEPTION WHEN OTHERS THEN
+		NULL;			-- no slots here: wal_keep_size keeps the journal (README)
+	END;
 END
+$$;
+
+-- The oldest WAL position this server still holds (the start of its oldest segment).
+CREATE FUNCTION autodebit._oldest_wal() RETURNS pg_lsn
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce(min('0/0'::pg_lsn
+		+ (('x' || substr(name, 9, 8))::bit(32)::bigint * 4294967296
+		   + ('x' || substr(name, 17, 8))::bit(32)::bigint * (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'))::numeric),
+		pg_current_wal_insert_lsn())
+	FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'
 $$;
 
 -- Settle up to max_items payments: inquire those whose outcome is unknown (with back-off), decide

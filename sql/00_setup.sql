@@ -113,6 +113,14 @@ BEGIN
 END
 $$;
 
+-- Every send journal record this extension instance wrote (read back from WAL).
+CREATE FUNCTION test.journal() RETURNS TABLE (request_id text, api text, body jsonb, meta jsonb)
+LANGUAGE sql AS $$
+	SELECT j.request_id, j.api, j.body, j.meta
+	FROM autodebit._journal_read((SELECT created_lsn FROM autodebit.journal_cursor), 10000000, 1024 * 1024 * 1024) j
+	WHERE j.api IS NOT NULL
+$$;
+
 -- Row counts of every autodebit table, to show a failed call changed nothing.
 CREATE FUNCTION test.counts() RETURNS text LANGUAGE sql AS $$
 	SELECT format('merchants=%s sessions=%s agreements=%s payments=%s log=%s',

@@ -25,9 +25,13 @@ SELECT count(*) AS sealed_canaries FROM (
 	UNION ALL SELECT token_enc FROM autodebit.payment) s
 WHERE encode(b, 'escape') ~ 'sbx_(at|rt)_';
 
--- the journal under the data directory
-SELECT pg_read_file('autodebit/journal') ~ 'sbx_(at|rt)_' AS journal_has_canary,
-	   length(pg_read_file('autodebit/journal')) > 0 AS journal_written;
+-- the send journal records, and every byte of WAL this server holds
+SELECT bool_or(body::text ~ 'sbx_(at|rt)_') AS journal_has_canary, count(*) > 0 AS journal_written
+FROM test.journal();
+SELECT count(*) > 0 AS wal_segments_read,
+	   bool_or(position(convert_to('sbx' || '_at_', 'UTF8') in pg_read_binary_file('pg_wal/' || name)) > 0
+			   OR position(convert_to('sbx' || '_rt_', 'UTF8') in pg_read_binary_file('pg_wal/' || name)) > 0) AS wal_has_canary
+FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$';
 
 -- the server log: statements are logged (control), tokens are not
 SELECT pg_read_file(current_setting('autodebit_test.log_file')) ~ 'statement: .*autodebit_pay' AS log_has_statements,

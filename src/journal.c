@@ -1,95 +1,136 @@
 /*
  * journal.c
- *	  The send journal: before a money request (pay, refund) goes out, one
- *	  JSON line describing it is appended to $PGDATA/autodebit/journal and
- *	  fsynced.  A file is not undone by ROLLBACK, so a debit whose
- *	  transaction rolled back after sending can still be found and settled
- *	  (DESIGN §4.2): autodebit_reconcile() reads it back with
- *	  autodebit._journal_read() and asks pg_xact_status() about each line's
- *	  transaction.  A line holds no secret: the body is the stored template,
- *	  whose token is a placeholder.
+ *	  The send journal: before a money request (pay, refund, cancel) goes out,
+ *	  one record describing it is written to WAL as a non-transactional
+ *	  logical message (prefix "autodebit.journal"), flushed, and -- when
+ *	  synchronous replication is in force -- confirmed by the synchronous
+ *	  standby.  ROLLBACK does not undo it, a crash replays it, a standby
+ *	  receives it with the data, and a base backup restored to any point
+ *	  holds exactly the records of that point's history (DESIGN §4.2).
+ *
+ *	  autodebit_reconcile() reads the records back with the XLogReader (as
+ *	  contrib/pg_walinspect does), asks pg_xact_status() about each one's
+ *	  transaction, and adopts what a rolled-back or dead transaction sent.
+ *	  A record holds no secret: the body is the stored template, whose token
+ *	  is a placeholder.  Each names the extension instance (the OID of its
+ *	  pg_extension row) that wrote it, so a re-created extension never takes
+ *	  an older one's records for its own.
  */
 #include "autodebit.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
+#include "access/xlogreader.h"
+#include "access/xlogrecovery.h"
+#include "access/xlogutils.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/fd.h"
+#include "replication/message.h"
+#include "replication/syncrep.h"
+#include "replication/walsender.h"
+#include "replication/walsender_private.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
 
-#define JOURNAL_DIR		"autodebit"
-#define JOURNAL_FILE	"autodebit/journal"
+#define JOURNAL_PREFIX	"autodebit.journal"
 
 PG_FUNCTION_INFO_V1(autodebit_journal_read);
 
-/* Append one line per outgoing money request, then fsync once; raises if it cannot. */
+/* The OID of this database's autodebit extension: the instance that writes records. */
+static Oid
+journal_instance(void)
+{
+	return get_extension_oid("autodebit", false);
+}
+
+/* Has the synchronous standby (when one is required) confirmed WAL up to lsn? */
+static bool
+sync_standby_has(XLogRecPtr lsn)
+{
+	int			mode;
+	bool		ok;
+
+	if (!SyncRepRequested() || SyncRepStandbyNames == NULL || SyncRepStandbyNames[0] == '\0')
+		return true;
+	/* a non-commit wait waits for at most flush, whatever synchronous_commit says */
+	mode = synchronous_commit == SYNCHRONOUS_COMMIT_REMOTE_WRITE ? SYNC_REP_WAIT_WRITE : SYNC_REP_WAIT_FLUSH;
+	LWLockAcquire(SyncRepLock, LW_SHARED);
+#ifdef SYNC_STANDBY_DEFINED
+	ok = !(WalSndCtl->sync_standbys_status & SYNC_STANDBY_DEFINED) || WalSndCtl->lsn[mode] >= lsn;
+#else
+	ok = !WalSndCtl->sync_standbys_defined || WalSndCtl->lsn[mode] >= lsn;
+#endif
+	LWLockRelease(SyncRepLock);
+	return ok;
+}
+
+/*
+ * Write one record per outgoing money request, flush them once, and wait for the synchronous
+ * standby; raises (so nothing is sent) if any of that cannot be done.
+ */
 void
 journal_append(const JournalEntry *entries, int n)
 {
-	StringInfoData lines;
-	int			fd;
+	StringInfoData rec;
 	const char *now;
 	uint64		xid;
+	Oid			instance;
+	XLogRecPtr	end = InvalidXLogRecPtr;
 
 	if (!autodebit_journal_enabled || n == 0)
 		return;
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("a money request cannot be journaled during recovery"),
+				 errhint("Send it from the primary.")));
 
 	/* the full xid lets the reader ask whether this transaction committed */
 	now = timestamptz_to_str(GetCurrentTimestamp());
 	xid = U64FromFullTransactionId(GetTopFullTransactionId());
-	initStringInfo(&lines);
+	instance = journal_instance();
+	initStringInfo(&rec);
 	for (int i = 0; i < n; i++)
 	{
-		appendStringInfo(&lines, "{\"v\":1,\"at\":\"%s\",\"db\":%u,\"pid\":%d,\"xid\":\"" UINT64_FORMAT "\",\"clientId\":",
-						 now, MyDatabaseId, MyProcPid, xid);
-		escape_json(&lines, entries[i].client_id);
-		appendStringInfoString(&lines, ",\"api\":");
-		escape_json(&lines, entries[i].api);
-		appendStringInfoString(&lines, ",\"requestId\":");
-		escape_json(&lines, entries[i].request_id);
-		appendStringInfoString(&lines, ",\"meta\":");
-		appendStringInfoString(&lines, entries[i].meta ? entries[i].meta : "null");
-		appendStringInfoString(&lines, ",\"body\":");
-		appendStringInfoString(&lines, entries[i].body);
-		appendStringInfoString(&lines, "}\n");
+		resetStringInfo(&rec);
+		appendStringInfo(&rec, "{\"v\":2,\"instance\":%u,\"at\":\"%s\",\"xid\":\"" UINT64_FORMAT "\",\"clientId\":",
+						 instance, now, xid);
+		escape_json(&rec, entries[i].client_id);
+		appendStringInfoString(&rec, ",\"api\":");
+		escape_json(&rec, entries[i].api);
+		appendStringInfoString(&rec, ",\"requestId\":");
+		escape_json(&rec, entries[i].request_id);
+		appendStringInfoString(&rec, ",\"meta\":");
+		appendStringInfoString(&rec, entries[i].meta ? entries[i].meta : "null");
+		appendStringInfoString(&rec, ",\"body\":");
+		appendStringInfoString(&rec, entries[i].body);
+		appendStringInfoChar(&rec, '}');
+		end = LogLogicalMessage(JOURNAL_PREFIX, rec.data, rec.len, false);
 	}
+	pfree(rec.data);
 
-	if (MakePGDirectory(JOURNAL_DIR) != 0 && errno != EEXIST)
+	XLogFlush(end);
+	SyncRepWaitForLSN(end, false);
+	/* a cancelled wait returns quietly: then the record may not be on the standby */
+	if (!sync_standby_has(end))
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create journal directory \"%s\": %m", JOURNAL_DIR)));
-	fd = OpenTransientFile(JOURNAL_FILE, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open the send journal \"%s\": %m", JOURNAL_FILE),
-				 errdetail("A money request is never sent unless it is journaled first.")));
-	if (write(fd, lines.data, lines.len) != lines.len || pg_fsync(fd) != 0)
-	{
-		int			save = errno;
-
-		CloseTransientFile(fd);
-		errno = save;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write the send journal \"%s\": %m", JOURNAL_FILE),
-				 errdetail("A money request is never sent unless it is journaled first.")));
-	}
-	CloseTransientFile(fd);
-	pfree(lines.data);
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("the send journal record did not reach the synchronous standby"),
+				 errdetail("Nothing was sent to the acquirer."),
+				 errhint("Call it again once the standby is back, or change synchronous_standby_names.")));
 }
 
 /* A JSONB member (any type) as a Jsonb datum, or null. */
@@ -118,91 +159,141 @@ member_text(Jsonb *line, const char *key, bool *isnull)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/* The next WAL record, or NULL at the end of the WAL written so far; raises on a read error. */
+static XLogRecord *
+next_record(XLogReaderState *reader)
+{
+	char	   *errormsg = NULL;
+	XLogRecord *record = XLogReadRecord(reader, &errormsg);
+
+	if (record == NULL && !((ReadLocalXLogPageNoWaitPrivate *) reader->private_data)->end_of_wal)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not read the send journal in WAL at %X/%X%s%s",
+						LSN_FORMAT_ARGS(reader->EndRecPtr), errormsg ? ": " : "", errormsg ? errormsg : "")));
+	return record;
+}
+
+/* One journal record of this database and extension instance, as a row; false if it is not one. */
+static bool
+record_row(XLogReaderState *reader, Oid instance, Datum *values, bool *nulls)
+{
+	xl_logical_message *msg;
+	char	   *payload;
+	Jsonb	   *line;
+	char	   *s;
+	TimestampTz at;
+
+	if (XLogRecGetRmid(reader) != RM_LOGICALMSG_ID ||
+		(XLogRecGetInfo(reader) & ~XLR_INFO_MASK) != XLOG_LOGICAL_MESSAGE)
+		return false;
+	msg = (xl_logical_message *) XLogRecGetData(reader);
+	if (msg->dbId != MyDatabaseId || msg->prefix_size != sizeof(JOURNAL_PREFIX) ||
+		strcmp(msg->message, JOURNAL_PREFIX) != 0)
+		return false;
+	payload = pnstrdup(msg->message + msg->prefix_size, msg->message_size);
+	if (answer_unparsable(payload, msg->message_size) != NULL)
+	{
+		ereport(WARNING,
+				(errmsg("skipping a malformed send journal record at %X/%X",
+						LSN_FORMAT_ARGS(reader->ReadRecPtr))));
+		return false;
+	}
+	line = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(payload)));
+	if (!JsonContainerIsObject(&line->root))
+		return false;
+	{
+		JsonbValue	v;
+
+		/* another extension instance's record (the extension was dropped and created again) */
+		if (getKeyJsonValueFromContainer(&line->root, "instance", 8, &v) == NULL ||
+			v.type != jbvNumeric ||
+			DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric))) != (int64) instance)
+			return false;
+	}
+	values[0] = LSNGetDatum(reader->ReadRecPtr);
+	values[1] = LSNGetDatum(reader->EndRecPtr);
+	s = jb_string(&line->root, "at");
+	nulls[2] = (s == NULL || !parse_time(s, &at));
+	values[2] = nulls[2] ? (Datum) 0 : TimestampTzGetDatum(at);
+	s = jb_string(&line->root, "xid");
+	nulls[3] = (s == NULL || strspn(s, "0123456789") != strlen(s) || strlen(s) > 20);
+	values[3] = nulls[3] ? (Datum) 0 : FullTransactionIdGetDatum(FullTransactionIdFromU64(strtoull(s, NULL, 10)));
+	values[4] = member_text(line, "clientId", &nulls[4]);
+	values[5] = member_text(line, "api", &nulls[5]);
+	values[6] = member_text(line, "requestId", &nulls[6]);
+	values[7] = member_jsonb(line, "meta", &nulls[7]);
+	values[8] = member_jsonb(line, "body", &nulls[8]);
+	return !nulls[2] && !nulls[3] && !nulls[4] && !nulls[5] && !nulls[6] && !nulls[8];
+}
+
 /*
- * SQL: autodebit._journal_read(from_offset bigint, max_lines int) -> SETOF
- *	(line_start, line_end, at, xid, client_id, api, request_id, meta, body).
- * Complete lines only: a torn last line (a crash mid-write) is left for later.
+ * SQL: autodebit._journal_read(from_lsn pg_lsn, max_records int, max_bytes bigint) -> SETOF
+ *	(lsn, next_lsn, at, xid, client_id, api, request_id, meta, body).
+ * This database's and this extension instance's records from from_lsn on, at most max_records
+ * of them and at most max_bytes of WAL read; then one last row whose api is NULL and whose
+ * next_lsn is where the next read starts.
  */
 Datum
 autodebit_journal_read(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		offset = PG_GETARG_INT64(0);
-	int32		max_lines = PG_GETARG_INT32(1);
-	FILE	   *f;
-	StringInfoData buf;
-	int			c;
+	XLogRecPtr	from = PG_GETARG_LSN(0);
+	int32		max_records = PG_GETARG_INT32(1);
+	int64		max_bytes = PG_GETARG_INT64(2);
+	XLogRecPtr	flush;
+	XLogRecPtr	start;
+	XLogRecPtr	next;
+	XLogReaderState *reader;
+	ReadLocalXLogPageNoWaitPrivate *priv;
+	Oid			instance = journal_instance();
 	int			n = 0;
+	Datum		values[9];
+	bool		nulls[9];
 
 	InitMaterializedSRF(fcinfo, 0);
-	f = AllocateFile(JOURNAL_FILE, PG_BINARY_R);
-	if (f == NULL)
-	{
-		if (errno == ENOENT)
-			PG_RETURN_VOID();	/* nothing was ever sent */
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open the send journal \"%s\": %m", JOURNAL_FILE)));
-	}
-	if (offset < 0 || fseeko(f, (off_t) offset, SEEK_SET) != 0)
-	{
-		FreeFile(f);
+	flush = RecoveryInProgress() ? GetXLogReplayRecPtr(NULL) : GetFlushRecPtr(NULL);
+	if (from > flush)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("journal offset " INT64_FORMAT " is not valid", offset)));
-	}
+				 errmsg("send journal position %X/%X is past the end of WAL %X/%X",
+						LSN_FORMAT_ARGS(from), LSN_FORMAT_ARGS(flush)),
+				 errdetail("The position belongs to another history (a restored dump, say).")));
 
-	initStringInfo(&buf);
-	while (n < max_lines)
+	priv = palloc0(sizeof(ReadLocalXLogPageNoWaitPrivate));
+	reader = XLogReaderAllocate(wal_segment_size, NULL,
+								XL_ROUTINE(.page_read = &read_local_xlog_page_no_wait,
+										   .segment_open = &wal_segment_open,
+										   .segment_close = &wal_segment_close),
+								priv);
+	if (reader == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while reading the send journal")));
+	next = from;
+	start = from < flush ? XLogFindNextRecord(reader, from) : InvalidXLogRecPtr;
+	if (!XLogRecPtrIsInvalid(start))
 	{
-		Datum		values[9];
-		bool		nulls[9] = {0};
-		Jsonb	   *line;
-		char	   *xid;
-		char	   *at;
-		int64		start = offset;
-
-		resetStringInfo(&buf);
-		while ((c = fgetc(f)) != EOF && c != '\n')
-			appendStringInfoChar(&buf, (char) c);
-		if (c == EOF)
-			break;				/* no newline yet: incomplete */
-		offset += buf.len + 1;
-		if (!json_valid(buf.data, buf.len))
+		while (n < max_records && reader->EndRecPtr - start < (XLogRecPtr) max_bytes &&
+			   next_record(reader) != NULL)
 		{
-			ereport(WARNING,
-					(errmsg("skipping a malformed send journal line at offset " INT64_FORMAT, start)));
-			continue;
+			CHECK_FOR_INTERRUPTS();
+			next = reader->EndRecPtr;
+			memset(nulls, 0, sizeof(nulls));
+			if (record_row(reader, instance, values, nulls))
+			{
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				n++;
+			}
 		}
-		line = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
-		{
-			JsonbValue	db;
-
-			/* the journal is the cluster's; each database adopts only its own lines */
-			if (getKeyJsonValueFromContainer(&line->root, "db", 2, &db) != NULL &&
-				db.type == jbvNumeric &&
-				DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(db.val.numeric))) !=
-				(int64) MyDatabaseId)
-				continue;
-		}
-		xid = jb_string(&line->root, "xid");
-		at = jb_string(&line->root, "at");
-
-		values[0] = Int64GetDatum(start);
-		values[1] = Int64GetDatum(offset);
-		values[2] = at ? DirectFunctionCall3(timestamptz_in, CStringGetDatum(at),
-											 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)) : (Datum) 0;
-		nulls[2] = (at == NULL);
-		values[3] = xid ? DirectFunctionCall1(xid8in, CStringGetDatum(xid)) : (Datum) 0;
-		nulls[3] = (xid == NULL);
-		values[4] = member_text(line, "clientId", &nulls[4]);
-		values[5] = member_text(line, "api", &nulls[5]);
-		values[6] = member_text(line, "requestId", &nulls[6]);
-		values[7] = member_jsonb(line, "meta", &nulls[7]);
-		values[8] = member_jsonb(line, "body", &nulls[8]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		n++;
 	}
-	FreeFile(f);
+	XLogReaderFree(reader);
+
+	/* where the next read starts */
+	memset(nulls, true, sizeof(nulls));
+	values[0] = LSNGetDatum(next);
+	values[1] = LSNGetDatum(next);
+	nulls[0] = nulls[1] = false;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	PG_RETURN_VOID();
 }
