@@ -1581,7 +1581,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	INSERT INTO autodebit.item_error (kind, ref, merchant_id, sqlstate, message)
 	VALUES (kind, ref, merchant_id, state, left(message, 1000));
-	IF state IN ('ZD503', 'ZD504') THEN		-- alarms: nothing was skipped
+	IF state IN ('ZD503', 'ZD504', 'ZD505') THEN		-- alarms: nothing will be tried again
 		RAISE WARNING 'autodebit: % %: %', kind, coalesce(ref, ''), message
 			USING DETAIL = 'SQLSTATE ' || state || '; it is in autodebit.item_error for an operator.';
 	ELSE
@@ -1759,6 +1759,7 @@ CREATE FUNCTION autodebit._reconcile_journal(max_lines integer,
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j record;
+	sub record;
 	c autodebit.journal_cursor;
 	next_at pg_lsn;
 	outcome text;
@@ -1844,6 +1845,11 @@ BEGIN
 		IF next_at <= c.lsn THEN
 			RETURN;			-- nothing to skip to: try again next time
 		END IF;
+		UPDATE autodebit.journal_cursor SET lsn = next_at;
+		sub := autodebit._reconcile_journal(max_lines);		-- and read on from there
+		adopted := adopted + sub.adopted; cancelled := cancelled + sub.cancelled;
+		failed := failed + sub.failed; lines := lines + sub.lines;
+		RETURN;
 	END;
 	UPDATE autodebit.journal_cursor SET lsn = next_at;
 
@@ -2561,6 +2567,11 @@ BEGIN
 END
 $$;
 
+-- Record a step of autodebit_run() that raised (the run goes on with the next step).
+CREATE FUNCTION autodebit._step_failed(step text, state text, message text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$ SELECT autodebit._item_failed('step', step, NULL, state, message) $$;
+
 -- Finish a run's row.
 CREATE FUNCTION autodebit._run_end(run_id bigint) RETURNS autodebit.run
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
@@ -2579,13 +2590,21 @@ DECLARE
 	step record;
 	throttled integer := 0;
 	backoff double precision := 0.25;
+	st text;
+	msg text;
 BEGIN
 	IF batch_size IS NULL OR batch_size < 1 THEN
 		RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = '22023';
 	END IF;
 	run_id := autodebit._run_begin();
 	COMMIT;
-	PERFORM autodebit._schedules_open(run_id);
+	-- every step is isolated: one that raises is recorded and the others still run
+	BEGIN
+		PERFORM autodebit._schedules_open(run_id);
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		PERFORM autodebit._step_failed('schedules', st, msg);
+	END;
 	COMMIT;
 	LOOP
 		n := autodebit._run_claim(run_id, batch_size);
@@ -2604,32 +2623,60 @@ BEGIN
 			EXIT WHEN backoff >= 8;		-- leave the rest for the next run
 		END IF;
 	END LOOP;
-	PERFORM autodebit._schedules_settle();
+	BEGIN
+		PERFORM autodebit._schedules_settle();
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		PERFORM autodebit._step_failed('schedules', st, msg);
+	END;
 	COMMIT;
 	-- reconcile in short transactions: no row stays locked for long, and what is settled is kept
 	FOR i IN 1..20 LOOP
-		rec := autodebit._reconcile_journal(500);
+		BEGIN
+			rec := autodebit._reconcile_journal(500);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._step_failed('journal', st, msg);
+			rec := NULL;
+		END;
 		COMMIT;
-		EXIT WHEN rec.lines < 500;
+		EXIT WHEN rec IS NULL OR rec.lines < 500;
 	END LOOP;
 	FOR i IN 1..20 LOOP
-		step := autodebit._reconcile_payments(50);
+		BEGIN
+			step := autodebit._reconcile_payments(50);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._step_failed('payments', st, msg);
+			step := NULL;
+		END;
 		COMMIT;
-		EXIT WHEN step.inquired + step.cancelled + step.failed < 50;
+		EXIT WHEN step IS NULL OR step.inquired + step.cancelled + step.failed < 50;
 	END LOOP;
 	FOR i IN 1..20 LOOP
-		step := autodebit._reconcile_refunds(50);
+		BEGIN
+			step := autodebit._reconcile_refunds(50);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._step_failed('refunds', st, msg);
+			step := NULL;
+		END;
 		COMMIT;
-		EXIT WHEN step.inquired + step.failed < 50;
+		EXIT WHEN step IS NULL OR step.inquired + step.failed < 50;
 	END LOOP;
-	PERFORM autodebit._expire_agreements();
-	PERFORM autodebit._schedules_settle();
-	PERFORM autodebit._refresh_expiring();
+	BEGIN
+		PERFORM autodebit._expire_agreements();
+		PERFORM autodebit._schedules_settle();
+		PERFORM autodebit._refresh_expiring();
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		PERFORM autodebit._step_failed('agreements', st, msg);
+	END;
 	COMMIT;
 	r := autodebit._run_end(run_id);
 	COMMIT;
-	RAISE NOTICE 'autodebit_run %: done in %: claimed %, sent %, succeeded %, failed %, unknown %; orphans adopted %',
-		run_id, r.duration, r.claimed, r.sent, r.succeeded, r.failed, r.unknown, rec.adopted;
+	RAISE NOTICE 'autodebit_run %: done in %: claimed %, sent %, succeeded %, failed %, unknown %',
+		run_id, r.duration, r.claimed, r.sent, r.succeeded, r.failed, r.unknown;
 END
 $$;
 
@@ -2684,7 +2731,8 @@ GRANT EXECUTE ON PROCEDURE autodebit_run(integer) TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit._run_begin(), autodebit._schedules_open(bigint),
 	autodebit._run_claim(bigint, integer), autodebit._run_send(bigint), autodebit._schedules_settle(),
 	autodebit._refresh_expiring(), autodebit._run_end(bigint), autodebit._reconcile_journal(integer),
-	autodebit._reconcile_payments(integer), autodebit._reconcile_refunds(integer), autodebit._expire_agreements()
+	autodebit._reconcile_payments(integer), autodebit._reconcile_refunds(integer), autodebit._expire_agreements(),
+	autodebit._step_failed(text, text, text)
 	TO autodebit_admin;
 GRANT INSERT, UPDATE, DELETE ON autodebit.wallet, autodebit.currency TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text)

@@ -2,7 +2,8 @@
 # Set up everything (Debian packages, build, install) and run every test suite:
 #   1. the sandbox protocol test (requests signed by the openssl command line)
 #   2. the extension's pg_regress suite on a temporary instance against the sandbox
-#   3. the torture run: 300 orders under faults, kill -9 and a cluster crash, books compared
+#   3. the send journal under failover, point-in-time recovery, reinstall and 100,000 records
+#   4. the torture run: 300 orders under faults, kill -9 and a cluster crash, books compared
 # Ends with one line "N passed, N failed" over all suites; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,16 @@ test/regress.sh | tee "$log"
 passed=$((passed + $(grep -cE '^(ok|test) .* \.\.\. ok' "$log")))
 failed=$((failed + $(grep -cE '^(not ok|test) .* \.\.\. FAILED' "$log")))
 grep -qE '(All [0-9]+ tests passed|tests passed)' "$log" || [ "$failed" -gt 0 ] || failed=$((failed + 1))
+
+echo "== the send journal: failover to a synchronous standby, PITR, reinstall, 100,000 records (test/journal/run.sh)"
+test/journal/run.sh | tee "$log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+if [ -n "$line" ]; then
+	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+else
+	failed=$((failed + 1))
+fi
 
 echo "== torture: 300 orders, faults, kill -9 and a cluster crash (test/torture/run.sh)"
 if test/torture/run.sh --orders 300 --seed "${TORTURE_SEED:-$(( $(date +%s) % 100000 ))}" | tee "$log"; then
