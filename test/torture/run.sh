@@ -216,7 +216,9 @@ open_items() {
 	psql_as settle -At -c "SELECT (SELECT count(*) FROM autodebit.payment p WHERE status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN')
 			OR (to_jsonb(p) ? 'cancel_wanted' AND to_jsonb(p)->>'cancel_wanted' IS NOT NULL AND status = 'SUCCESS' AND refunded_minor < amount_minor))
 		+ (SELECT count(*) FROM autodebit.refund WHERE status IN ('SENDING', 'PROCESSING', 'UNKNOWN'))
-		+ (SELECT count(*) FROM autodebit._journal_read((SELECT offset_bytes FROM autodebit.journal_cursor), 100000))"
+		+ (SELECT count(*) FROM autodebit.journal_retry)
+		+ (SELECT count(*) FROM autodebit._journal_read((SELECT lsn FROM autodebit.journal_cursor), 100000, 1000000000)
+		   WHERE api IS NOT NULL)" 2>/dev/null
 }
 rounds=0
 while [ $rounds -lt 120 ]; do
