@@ -19,15 +19,21 @@ failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# Add a suite's closing "N passed, N failed" line (in $log) to the totals; no line is a failure.
+count_suite() {
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -n "$line" ]; then
+		passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+		failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+	else
+		failed=$((failed + 1))
+	fi
+}
+
 echo "== sandbox protocol test"
 test/sandbox/protocol.sh sandbox/autodebit-sandbox | tee "$log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
-if [ -n "$line" ]; then
-	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-else
-	failed=$((failed + 1))
-fi
+count_suite
 
 echo "== extension regression tests (pg_regress)"
 test/regress.sh | tee "$log"
@@ -37,13 +43,7 @@ grep -qE '(All [0-9]+ tests passed|tests passed)' "$log" || [ "$failed" -gt 0 ] 
 
 echo "== the send journal: failover to a synchronous standby, PITR, reinstall, 100,000 records (test/journal/run.sh)"
 test/journal/run.sh | tee "$log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
-if [ -n "$line" ]; then
-	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-else
-	failed=$((failed + 1))
-fi
+count_suite
 
 echo "== torture: 300 orders, faults, kill -9 and a cluster crash (test/torture/run.sh)"
 if test/torture/run.sh --orders 300 --seed "${TORTURE_SEED:-$(( $(date +%s) % 100000 ))}" | tee "$log"; then
