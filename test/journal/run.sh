@@ -106,6 +106,16 @@ for _ in $(seq 100); do
 done
 check "the standby is synchronous" eq "$(on primary -c "SELECT sync_state FROM pg_stat_replication")" sync
 
+# --- a pay whose journal record the standby does not confirm is not sent ---------------------
+on primary -c "ALTER SYSTEM SET synchronous_standby_names = 'nobody'" >/dev/null
+on primary -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+err=$(on primary -c "SET statement_timeout = '1s'" -c "SELECT status FROM autodebit_pay('ann', 'sw-1', 900, 'USD', 'standby gone')" 2>&1 >/dev/null)
+on primary -c "ALTER SYSTEM SET synchronous_standby_names = 'standby'" >/dev/null
+on primary -c "SELECT pg_reload_conf()" >/dev/null
+check "a cancelled wait for the standby raises" grep -q "did not reach the synchronous standby" <<< "$err"
+check "...and the pay was not sent" eq "$(curl -s "$gateway/sandbox/admin/ledger" | jq '[.payments[] | select(.referenceOrderId == "sw-1")] | length')" 0
+
 # --- load on the primary, then it dies ---------------------------------------------------
 for i in 1 2 3 4 5; do
 	on primary -c "SELECT status FROM autodebit_pay('ann', 'fo-commit-$i', 1000, 'USD', 'committed')" >/dev/null
