@@ -1834,10 +1834,16 @@ BEGIN
 			END;
 		END LOOP;
 	EXCEPTION WHEN OTHERS THEN
-		-- the WAL from the cursor cannot be read: removed before it was read (no slot, or a
-		-- standby promoted without it), or damaged.  Say so, and go on from the oldest WAL left.
+		-- the WAL from the cursor cannot be read.  Removed before it was read (no slot, or a
+		-- standby promoted without it): say so, and go on from the oldest WAL left.  Anything
+		-- else (a key file missing, damage): say so, and try again next time.
 		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
 		failed := failed + 1;
+		IF msg NOT LIKE '%has already been removed%' THEN
+			PERFORM autodebit._item_failed('journal', c.lsn::text, NULL, st,
+				'the send journal cannot be read from ' || c.lsn || ': ' || msg);
+			RETURN;
+		END IF;
 		next_at := autodebit._oldest_wal();
 		PERFORM autodebit._item_failed('journal', c.lsn::text, NULL, 'ZD505',
 			format('send journal records from %s to %s cannot be read (%s); debits sent then are not adopted: compare with the acquirer''s records',

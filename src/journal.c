@@ -18,6 +18,8 @@
  */
 #include "autodebit.h"
 
+#include <sys/stat.h>
+
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -47,6 +49,8 @@
 
 #define JOURNAL_PREFIX	"autodebit.journal"
 
+#include <openssl/hmac.h>
+
 PG_FUNCTION_INFO_V1(autodebit_journal_read);
 
 /* The OID of this database's autodebit extension: the instance that writes records. */
@@ -54,6 +58,37 @@ static Oid
 journal_instance(void)
 {
 	return get_extension_oid("autodebit", false);
+}
+
+/*
+ * The record's seal: "|<key version>:<hex HMAC-SHA256 of the JSON>" with that data key.
+ * Anyone may write a logical message with our prefix (pg_logical_emit_message); only the
+ * server holding the data key can write one the reader believes.
+ */
+static void
+journal_mac(const char *json, size_t len, int version, char *out, size_t outlen)
+{
+	unsigned char mac[32];
+	unsigned int maclen = sizeof(mac);
+	static const char domain[] = "autodebit.journal\n";
+	HMAC_CTX   *ctx = HMAC_CTX_new();
+	int			n;
+
+	if (ctx == NULL ||
+		!HMAC_Init_ex(ctx, keys_data_key(version), 32, EVP_sha256(), NULL) ||
+		!HMAC_Update(ctx, (const unsigned char *) domain, sizeof(domain) - 1) ||
+		!HMAC_Update(ctx, (const unsigned char *) json, len) ||
+		!HMAC_Final(ctx, mac, &maclen))
+	{
+		HMAC_CTX_free(ctx);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not seal a send journal record")));
+	}
+	HMAC_CTX_free(ctx);
+	n = snprintf(out, outlen, "|%d:", version);
+	for (int i = 0; i < 32 && n + 2 < (int) outlen; i++)
+		n += snprintf(out + n, outlen - n, "%02x", mac[i]);
 }
 
 /* Has the synchronous standby (when one is required) confirmed WAL up to lsn? */
@@ -118,6 +153,12 @@ journal_append(const JournalEntry *entries, int n)
 		appendStringInfoString(&rec, ",\"body\":");
 		appendStringInfoString(&rec, entries[i].body);
 		appendStringInfoChar(&rec, '}');
+		{
+			char		seal[80];
+
+			journal_mac(rec.data, rec.len, autodebit_data_key_version, seal, sizeof(seal));
+			appendStringInfoString(&rec, seal);
+		}
 		end = LogLogicalMessage(JOURNAL_PREFIX, rec.data, rec.len, false);
 	}
 	pfree(rec.data);
@@ -174,15 +215,46 @@ next_record(XLogReaderState *reader)
 	return record;
 }
 
+/* Is this record's seal ours?  It must end in "|<version>:<64 hex>" matching the JSON before it. */
+static bool
+journal_sealed(const char *payload, size_t len, size_t *json_len)
+{
+	const char *bar = NULL;
+	char		expect[80];
+	int			version;
+
+	for (size_t i = len; i > 0; i--)
+		if (payload[i - 1] == '|')
+		{
+			bar = payload + i - 1;
+			break;
+		}
+	if (bar == NULL || sscanf(bar, "|%d:", &version) != 1 || version < 1 || version > 255)
+		return false;
+	{
+		struct stat st;
+		char		name[32];
+
+		/* a version whose key file is not here cannot have been written by this server */
+		snprintf(name, sizeof(name), "data-%d.key", version);
+		if (stat(key_path(name), &st) != 0)
+			return false;
+	}
+	*json_len = bar - payload;
+	journal_mac(payload, *json_len, version, expect, sizeof(expect));
+	return strlen(expect) == len - *json_len && memcmp(expect, bar, len - *json_len) == 0;
+}
+
 /* One journal record of this database and extension instance, as a row; false if it is not one. */
 static bool
-record_row(XLogReaderState *reader, Oid instance, Datum *values, bool *nulls)
+record_row(XLogReaderState *reader, Oid instance, Datum *values, bool *nulls, int *forged)
 {
 	xl_logical_message *msg;
 	char	   *payload;
 	Jsonb	   *line;
 	char	   *s;
 	TimestampTz at;
+	size_t		msg_len_json;
 
 	if (XLogRecGetRmid(reader) != RM_LOGICALMSG_ID ||
 		(XLogRecGetInfo(reader) & ~XLR_INFO_MASK) != XLOG_LOGICAL_MESSAGE)
@@ -192,7 +264,18 @@ record_row(XLogReaderState *reader, Oid instance, Datum *values, bool *nulls)
 		strcmp(msg->message, JOURNAL_PREFIX) != 0)
 		return false;
 	payload = pnstrdup(msg->message + msg->prefix_size, msg->message_size);
-	if (answer_unparsable(payload, msg->message_size) != NULL)
+	{
+		size_t		json_len;
+
+		if (!journal_sealed(payload, msg->message_size, &json_len))
+		{
+			(*forged)++;		/* not written by this server: never believed */
+			return false;
+		}
+		payload[json_len] = '\0';
+		msg_len_json = json_len;
+	}
+	if (answer_unparsable(payload, msg_len_json) != NULL)
 	{
 		ereport(WARNING,
 				(errmsg("skipping a malformed send journal record at %X/%X",
@@ -248,6 +331,7 @@ autodebit_journal_read(PG_FUNCTION_ARGS)
 	ReadLocalXLogPageNoWaitPrivate *priv;
 	Oid			instance = journal_instance();
 	int			n = 0;
+	int			forged = 0;
 	Datum		values[9];
 	bool		nulls[9];
 
@@ -280,7 +364,7 @@ autodebit_journal_read(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			next = reader->EndRecPtr;
 			memset(nulls, 0, sizeof(nulls));
-			if (record_row(reader, instance, values, nulls))
+			if (record_row(reader, instance, values, nulls, &forged))
 			{
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 				n++;
@@ -288,6 +372,11 @@ autodebit_journal_read(PG_FUNCTION_ARGS)
 		}
 	}
 	XLogReaderFree(reader);
+	if (forged > 0)
+		ereport(WARNING,
+				(errmsg("skipped %d send journal records that this server did not seal", forged),
+				 errdetail("Some role wrote logical messages with the prefix \"%s\".", JOURNAL_PREFIX),
+				 errhint("Revoke EXECUTE on pg_logical_emit_message from roles that need not write WAL messages.")));
 
 	/* where the next read starts */
 	memset(nulls, true, sizeof(nulls));

@@ -212,12 +212,22 @@ on standby -c "BEGIN; SELECT status FROM autodebit_pay('ben', 'big-open', 1900, 
 idle=$!
 sleep 0.5
 wal_before=$(on standby -c "SELECT sum(size) FROM pg_ls_waldir()")
-# records as the extension writes them, for an API reconcile has nothing to do for
-on standby -c "SELECT count(pg_logical_emit_message(false, 'autodebit.journal',
-	format('{\"v\":2,\"instance\":%s,\"at\":\"%s\",\"xid\":\"%s\",\"clientId\":\"$client\",\"api\":\"noop\",\"requestId\":\"noop-%s\",\"meta\":null,\"body\":{}}',
-		   (SELECT oid FROM pg_extension WHERE extname = 'autodebit'), now() - interval '1 hour', pg_current_xact_id(), i)))
-	FROM generate_series(1, 100000) i" >/dev/null
+# records as the extension writes them, for an API reconcile has nothing to do for, sealed
+# with the data key (pgcrypto's hmac, the key file read as the server reads it)
+on standby -c "CREATE EXTENSION IF NOT EXISTS pgcrypto" >/dev/null
+on standby -c "SELECT count(pg_logical_emit_message(false, 'autodebit.journal', j || '|1:' ||
+		encode(hmac(convert_to(E'autodebit.journal\\n' || j, 'UTF8'),
+					decode(btrim(pg_read_file('$work/keys/data-1.key'), E' \\n'), 'hex'), 'sha256'), 'hex')))
+	FROM (SELECT format('{\"v\":2,\"instance\":%s,\"at\":\"%s\",\"xid\":\"%s\",\"clientId\":\"$client\",\"api\":\"noop\",\"requestId\":\"noop-%s\",\"meta\":null,\"body\":{}}',
+		   (SELECT oid FROM pg_extension WHERE extname = 'autodebit'), now() - interval '1 hour', pg_current_xact_id(), i) AS j
+		  FROM generate_series(1, 100000) i) r" >/dev/null
+# and one forged pay, which reconcile would adopt if it believed it
+on standby -c "SELECT pg_logical_emit_message(false, 'autodebit.journal',
+	format('{\"v\":2,\"instance\":%s,\"at\":\"%s\",\"xid\":\"%s\",\"clientId\":\"$client\",\"api\":\"pay\",\"requestId\":\"forged-1\",\"meta\":{\"agreementId\":1,\"attempt\":1,\"customerRef\":\"ben\"},\"body\":{\"order\":{\"referenceOrderId\":\"forged\",\"orderDescription\":\"x\"},\"paymentAmount\":{\"currency\":\"USD\",\"value\":\"100\"},\"paymentMethod\":{\"paymentMethodType\":\"GCASH\"}}}|1:%s',
+		   (SELECT oid FROM pg_extension WHERE extname = 'autodebit'), now() - interval '1 hour', pg_current_xact_id(), repeat('0', 64)))" >/dev/null
 last=$(on standby -c "SELECT pg_current_wal_insert_lsn()")
+check "the 100,000 sealed records are believed by the reader" \
+	eq "$(on standby -c "SELECT count(*) FROM autodebit._journal_read((SELECT lsn FROM autodebit.journal_cursor), 200000, 1000000000) WHERE api = 'noop'" 2>/dev/null)" 100000
 t0=$(date +%s.%N)
 for _ in $(seq 30); do
 	on standby -c "CALL autodebit_run()" >/dev/null 2>&1
@@ -227,6 +237,8 @@ t1=$(date +%s.%N)
 echo "# read 100,000 records in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
 check "the reader passes 100,000 records with a transaction left open" \
 	eq "$(on standby -c "SELECT lsn >= '$last' FROM autodebit.journal_cursor")" t
+check "records nobody sealed (written with pg_logical_emit_message) are not believed" \
+	eq "$(on standby -c "SELECT count(*) FROM autodebit.payment WHERE payment_request_id = 'forged-1'") $(grep -c 'records that this server did not seal' "$work/standby.log" | sed 's/^0$/none/; s/^[1-9][0-9]*$/warned/')" "0 warned"
 check "only the open transaction's record waits" \
 	eq "$(on standby -c "SELECT count(*) || ' ' || string_agg(api || ':' || waiting, ',') FROM autodebit.journal_retry")" "1 pay:true"
 on standby -c "CHECKPOINT" >/dev/null
