@@ -126,13 +126,13 @@ parse_time(const char *str, int64 *result)
  * request_id ("paymentRequestId", "refundRequestId"), or is NULL for APIs
  * without one.  An S answer must name its request; an F or U answer that
  * names none is taken on freshness alone (Antom's error answers carry only
- * the result) -- except an F to a pay or refund (f_must_name), which would let
+ * the result) -- except an F to a pay or refund (decline_names_request), which would let
  * a new attempt be minted: unless it is ORDER_NOT_EXIST (itself only believed
  * after the grace period), it is UNKNOWN and an inquiry, which is bound, decides.
  */
 const char *
 answer_unbelievable(JsonbContainer *answer, const char *status, const char *code,
-					const char *request_id_key, bool f_must_name, const char *request_id,
+					const char *request_id_key, bool decline_names_request, const char *request_id,
 					const char *response_time)
 {
 	static const char *const time_keys[] = {
@@ -159,7 +159,7 @@ answer_unbelievable(JsonbContainer *answer, const char *status, const char *code
 			return "the answer names another request";
 		if (named == NULL &&
 			(strcmp(status, "S") == 0 ||
-			 (f_must_name && strcmp(status, "F") == 0 && strcmp(code, "ORDER_NOT_EXIST") != 0)))
+			 (decline_names_request && strcmp(status, "F") == 0 && strcmp(code, "ORDER_NOT_EXIST") != 0)))
 			return "the answer does not name the request it answers";
 	}
 	for (int i = 0; time_keys[i]; i++)

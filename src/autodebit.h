@@ -8,7 +8,7 @@
  *	  exchange.c   sign -> send -> verify -> classify: the SQL-callable primitive
  *	  answer.c	   whether a verified answer may be believed: parsable, ours, fresh
  *	  vault.c	   AES-256-GCM sealing of tokens at rest; random ids
- *	  journal.c	   the fsynced send log that survives a rollback
+ *	  journal.c	   the send journal: sealed records in WAL that survive a rollback, and their reader
  */
 #ifndef AUTODEBIT_H
 #define AUTODEBIT_H
@@ -97,7 +97,7 @@ extern struct JsonbContainer *jb_object(struct JsonbContainer *c, const char *ke
 extern const char *answer_unparsable(char *body, size_t len);
 extern const char *answer_unbelievable(struct JsonbContainer *answer, const char *status,
 									   const char *code, const char *request_id_key,
-									   bool f_must_name, const char *request_id,
+									   bool decline_names_request, const char *request_id,
 									   const char *response_time);
 extern bool parse_time(const char *str, int64 *result);
 

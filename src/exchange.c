@@ -34,9 +34,10 @@ PG_FUNCTION_INFO_V1(autodebit_exchange);
 PG_FUNCTION_INFO_V1(autodebit_exchange_many);
 
 /*
- * The Antom APIs autodebit calls: SQL name, path under /v1/, whether it carries money, where
- * in the body its secret goes (dotted path of the member holding the placeholder), and which
- * member of the answer must echo our request id.
+ * The Antom APIs autodebit calls: SQL name, path under /v1/, whether it moves money (and is
+ * journaled), where in the body its secret goes (dotted path of the member holding the
+ * placeholder), which member of the answer must echo our request id, and whether an F answer
+ * must name it too (a decline of a pay or refund lets a new attempt be minted).
  */
 static const struct
 {
@@ -45,16 +46,17 @@ static const struct
 	bool		money;
 	const char *secret_path;
 	const char *request_id_key;
+	bool		decline_names_request;
 }			apis[] = {
-	{"consult", "authorizations/consult", false, NULL, NULL},
-	{"applyToken", "authorizations/applyToken", false, "refreshToken", NULL},
-	{"revoke", "authorizations/revoke", false, "accessToken", NULL},
-	{"pay", "payments/pay", true, "paymentMethod.paymentMethodId", "paymentRequestId"},
-	{"inquiryPayment", "payments/inquiryPayment", false, NULL, "paymentRequestId"},
-	{"cancel", "payments/cancel", true, NULL, "paymentRequestId"},
-	{"refund", "payments/refund", true, NULL, "refundRequestId"},
-	{"inquiryRefund", "payments/inquiryRefund", false, NULL, "refundRequestId"},
-	{NULL, NULL, false, NULL, NULL}
+	{"consult", "authorizations/consult", false, NULL, NULL, false},
+	{"applyToken", "authorizations/applyToken", false, "refreshToken", NULL, false},
+	{"revoke", "authorizations/revoke", false, "accessToken", NULL, false},
+	{"pay", "payments/pay", true, "paymentMethod.paymentMethodId", "paymentRequestId", true},
+	{"inquiryPayment", "payments/inquiryPayment", false, NULL, "paymentRequestId", false},
+	{"cancel", "payments/cancel", true, NULL, "paymentRequestId", false},
+	{"refund", "payments/refund", true, NULL, "refundRequestId", true},
+	{"inquiryRefund", "payments/inquiryRefund", false, NULL, "refundRequestId", false},
+	{NULL, NULL, false, NULL, NULL, false}
 };
 
 /* Columns of autodebit.exchange_result. */
@@ -122,6 +124,7 @@ insert_secret(Jsonb *template, const char *secret_path, const char *secret, size
 {
 	JsonbContainer *c = &template->root;
 	char	   *path = pstrdup(secret_path);
+	char	   *parts[4];
 	Datum		elems[4];
 	int			n = 0;
 	char	   *at = NULL;
@@ -130,11 +133,14 @@ insert_secret(Jsonb *template, const char *secret_path, const char *secret, size
 	char	   *out;
 
 	for (char *part = strtok_r(path, ".", &at); part && n < 4; part = strtok_r(NULL, ".", &at))
-		elems[n++] = CStringGetTextDatum(part);
-	for (int i = 0; i < n - 1; i++)
-		c = jb_object(c, TextDatumGetCString(elems[i]));
 	{
-		char	   *held = jb_string(c, TextDatumGetCString(elems[n - 1]));
+		parts[n] = part;
+		elems[n++] = CStringGetTextDatum(part);
+	}
+	for (int i = 0; i < n - 1; i++)
+		c = jb_object(c, parts[i]);
+	{
+		char	   *held = jb_string(c, parts[n - 1]);
 
 		if (held == NULL || strcmp(held, SECRET_PLACEHOLDER) != 0)
 			ereport(ERROR,
@@ -308,8 +314,7 @@ exchange_classify(Exchange *x, const char *acquirer_key, const char *seal_aad,
 				error = "the answer has no result status";
 			else if ((error = (char *) answer_unbelievable(&answer->root, status, code,
 														   apis[x->api_index].request_id_key,
-														   apis[x->api_index].money &&
-														   strcmp(apis[x->api_index].name, "cancel") != 0,
+														   apis[x->api_index].decline_names_request,
 														   x->request_id, tr->response_time)) != NULL)
 				;
 			else

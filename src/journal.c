@@ -20,6 +20,8 @@
 
 #include <sys/stat.h>
 
+#include <openssl/hmac.h>
+
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -48,8 +50,7 @@
 #include "utils/xid8.h"
 
 #define JOURNAL_PREFIX	"autodebit.journal"
-
-#include <openssl/hmac.h>
+#define MAX_KEY_VERSION	255
 
 PG_FUNCTION_INFO_V1(autodebit_journal_read);
 
@@ -61,12 +62,13 @@ journal_instance(void)
 }
 
 /*
- * The record's seal: "|<key version>:<hex HMAC-SHA256 of the JSON>" with that data key.
- * Anyone may write a logical message with our prefix (pg_logical_emit_message); only the
- * server holding the data key can write one the reader believes.
+ * The record's seal: "|<key version>:<hex HMAC-SHA256 of the JSON>" with that data key (key,
+ * 32 bytes).  Anyone may write a logical message with our prefix (pg_logical_emit_message);
+ * only the server holding the data key can write one the reader believes.
  */
 static void
-journal_mac(const char *json, size_t len, int version, char *out, size_t outlen)
+journal_mac(const char *json, size_t len, int version, const unsigned char *key,
+			char *out, size_t outlen)
 {
 	unsigned char mac[32];
 	unsigned int maclen = sizeof(mac);
@@ -75,7 +77,7 @@ journal_mac(const char *json, size_t len, int version, char *out, size_t outlen)
 	int			n;
 
 	if (ctx == NULL ||
-		!HMAC_Init_ex(ctx, keys_data_key(version), 32, EVP_sha256(), NULL) ||
+		!HMAC_Init_ex(ctx, key, 32, EVP_sha256(), NULL) ||
 		!HMAC_Update(ctx, (const unsigned char *) domain, sizeof(domain) - 1) ||
 		!HMAC_Update(ctx, (const unsigned char *) json, len) ||
 		!HMAC_Final(ctx, mac, &maclen))
@@ -123,6 +125,7 @@ journal_append(const JournalEntry *entries, int n)
 	const char *now;
 	uint64		xid;
 	Oid			instance;
+	const unsigned char *key;
 	XLogRecPtr	end = InvalidXLogRecPtr;
 
 	if (!autodebit_journal_enabled || n == 0)
@@ -137,6 +140,7 @@ journal_append(const JournalEntry *entries, int n)
 	now = timestamptz_to_str(GetCurrentTimestamp());
 	xid = U64FromFullTransactionId(GetTopFullTransactionId());
 	instance = journal_instance();
+	key = keys_data_key(autodebit_data_key_version);
 	initStringInfo(&rec);
 	for (int i = 0; i < n; i++)
 	{
@@ -156,7 +160,7 @@ journal_append(const JournalEntry *entries, int n)
 		{
 			char		seal[80];
 
-			journal_mac(rec.data, rec.len, autodebit_data_key_version, seal, sizeof(seal));
+			journal_mac(rec.data, rec.len, autodebit_data_key_version, key, seal, sizeof(seal));
 			appendStringInfoString(&rec, seal);
 		}
 		end = LogLogicalMessage(JOURNAL_PREFIX, rec.data, rec.len, false);
@@ -215,13 +219,44 @@ next_record(XLogReaderState *reader)
 	return record;
 }
 
+/*
+ * The data keys a read has met, by version, copied (keys.c's own cache may reuse a slot): looked
+ * up once per read; absent where this server has no such key file (then no record sealed with
+ * that version can be ours).
+ */
+typedef struct KeyCache
+{
+	bool		looked[MAX_KEY_VERSION + 1];
+	bool		present[MAX_KEY_VERSION + 1];
+	unsigned char key[MAX_KEY_VERSION + 1][32];
+} KeyCache;
+
+/* The data key of a version, or NULL when its file is not here (never raises for that). */
+static const unsigned char *
+cached_key(KeyCache *cache, int version)
+{
+	if (!cache->looked[version])
+	{
+		struct stat st;
+		char		name[32];
+
+		snprintf(name, sizeof(name), "data-%d.key", version);
+		cache->present[version] = stat(key_path(name), &st) == 0;
+		if (cache->present[version])
+			memcpy(cache->key[version], keys_data_key(version), 32);
+		cache->looked[version] = true;
+	}
+	return cache->present[version] ? cache->key[version] : NULL;
+}
+
 /* Is this record's seal ours?  It must end in "|<version>:<64 hex>" matching the JSON before it. */
 static bool
-journal_sealed(const char *payload, size_t len, size_t *json_len)
+journal_sealed(const char *payload, size_t len, KeyCache *keys, size_t *json_len)
 {
 	const char *bar = NULL;
 	char		expect[80];
 	int			version;
+	const unsigned char *key;
 
 	for (size_t i = len; i > 0; i--)
 		if (payload[i - 1] == '|')
@@ -229,32 +264,25 @@ journal_sealed(const char *payload, size_t len, size_t *json_len)
 			bar = payload + i - 1;
 			break;
 		}
-	if (bar == NULL || sscanf(bar, "|%d:", &version) != 1 || version < 1 || version > 255)
+	if (bar == NULL || sscanf(bar, "|%d:", &version) != 1 || version < 1 || version > MAX_KEY_VERSION ||
+		(key = cached_key(keys, version)) == NULL)
 		return false;
-	{
-		struct stat st;
-		char		name[32];
-
-		/* a version whose key file is not here cannot have been written by this server */
-		snprintf(name, sizeof(name), "data-%d.key", version);
-		if (stat(key_path(name), &st) != 0)
-			return false;
-	}
 	*json_len = bar - payload;
-	journal_mac(payload, *json_len, version, expect, sizeof(expect));
+	journal_mac(payload, *json_len, version, key, expect, sizeof(expect));
 	return strlen(expect) == len - *json_len && memcmp(expect, bar, len - *json_len) == 0;
 }
 
 /* One journal record of this database and extension instance, as a row; false if it is not one. */
 static bool
-record_row(XLogReaderState *reader, Oid instance, Datum *values, bool *nulls, int *forged)
+record_row(XLogReaderState *reader, Oid instance, KeyCache *keys, Datum *values, bool *nulls,
+		   int *forged)
 {
 	xl_logical_message *msg;
 	char	   *payload;
 	Jsonb	   *line;
 	char	   *s;
 	TimestampTz at;
-	size_t		msg_len_json;
+	size_t		json_len;
 
 	if (XLogRecGetRmid(reader) != RM_LOGICALMSG_ID ||
 		(XLogRecGetInfo(reader) & ~XLR_INFO_MASK) != XLOG_LOGICAL_MESSAGE)
@@ -264,18 +292,13 @@ record_row(XLogReaderState *reader, Oid instance, Datum *values, bool *nulls, in
 		strcmp(msg->message, JOURNAL_PREFIX) != 0)
 		return false;
 	payload = pnstrdup(msg->message + msg->prefix_size, msg->message_size);
+	if (!journal_sealed(payload, msg->message_size, keys, &json_len))
 	{
-		size_t		json_len;
-
-		if (!journal_sealed(payload, msg->message_size, &json_len))
-		{
-			(*forged)++;		/* not written by this server: never believed */
-			return false;
-		}
-		payload[json_len] = '\0';
-		msg_len_json = json_len;
+		(*forged)++;			/* not written by this server: never believed */
+		return false;
 	}
-	if (answer_unparsable(payload, msg_len_json) != NULL)
+	payload[json_len] = '\0';
+	if (answer_unparsable(payload, json_len) != NULL)
 	{
 		ereport(WARNING,
 				(errmsg("skipping a malformed send journal record at %X/%X",
@@ -330,6 +353,7 @@ autodebit_journal_read(PG_FUNCTION_ARGS)
 	XLogReaderState *reader;
 	ReadLocalXLogPageNoWaitPrivate *priv;
 	Oid			instance = journal_instance();
+	KeyCache   *keys = palloc0(sizeof(KeyCache));
 	int			n = 0;
 	int			forged = 0;
 	Datum		values[9];
@@ -364,7 +388,7 @@ autodebit_journal_read(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			next = reader->EndRecPtr;
 			memset(nulls, 0, sizeof(nulls));
-			if (record_row(reader, instance, values, nulls, &forged))
+			if (record_row(reader, instance, keys, values, nulls, &forged))
 			{
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 				n++;
@@ -372,6 +396,7 @@ autodebit_journal_read(PG_FUNCTION_ARGS)
 		}
 	}
 	XLogReaderFree(reader);
+	explicit_bzero(keys, sizeof(KeyCache));
 	if (forged > 0)
 		ereport(WARNING,
 				(errmsg("skipped %d send journal records that this server did not seal", forged),
