@@ -8,7 +8,7 @@ EXTENSION    = autodebit
 EXTVERSION   = 0.1
 MODULE_big   = autodebit
 OBJS         = src/autodebit.o src/keys.o src/transport.o src/exchange.o src/vault.o \
-               src/journal.o src/notification.o src/answer.o common/antsig.o
+               src/journal.o src/notification.o src/answer.o src/caller.o common/antsig.o
 DATA         = autodebit--$(EXTVERSION).sql
 PGFILEDESC   = "autodebit - Antom Auto Debit from SQL"
 

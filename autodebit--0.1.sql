@@ -83,6 +83,16 @@ CREATE TABLE autodebit.merchant (
 	updated_at			timestamptz NOT NULL DEFAULT now()
 );
 
+-- Tenancy: the roles that act for a merchant (autodebit_merchant_grant).  A member of such a
+-- role acts too; autodebit_admin and superusers act for every merchant.  The role is kept by
+-- OID (regrole, so a dump restores it by name); a dropped role's grants no longer count.
+CREATE TABLE autodebit.merchant_grant (
+	merchant_id			bigint NOT NULL REFERENCES autodebit.merchant ON DELETE CASCADE,
+	role				regrole NOT NULL,
+	granted_at			timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (merchant_id, role)
+);
+
 -- One consult: the auth_state we generated, who it is for, until when it can be used.
 CREATE TABLE autodebit.consult_session (
 	auth_state			text PRIMARY KEY,
@@ -255,10 +265,11 @@ CREATE TABLE autodebit.notification (
 	kind				text NOT NULL,		-- notifyPayment, notifyRefund, notifyAuthorization, unknown
 	notify_type			text,				-- PAYMENT_RESULT, PAYMENT_PENDING, REFUND_RESULT, TOKEN_CANCELED, ...
 	ref					text,				-- paymentRequestId, refundRequestId or authState
-	body_sha256			bytea NOT NULL UNIQUE,
+	body_sha256			bytea NOT NULL,
 	body				jsonb NOT NULL,
 	access_token_fp		bytea,
-	outcome				text NOT NULL		-- applied, unchanged, orphan, ignored
+	outcome				text NOT NULL,		-- applied, unchanged, orphan, ignored
+	UNIQUE (merchant_id, body_sha256)		-- once per merchant: its key verified it
 );
 
 -- How far autodebit_reconcile has read the send journal: a WAL position, and the extension
@@ -400,25 +411,34 @@ CREATE TRIGGER agreement_transition BEFORE UPDATE OF status ON autodebit.agreeme
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
 	EXECUTE FUNCTION autodebit._guard_transition('agreement');
 
--- What the API returns: the rows without sealed tokens or request bodies.
-CREATE VIEW autodebit.agreements AS
+-- What the API returns: the rows without sealed tokens or request bodies.  The views run with
+-- the reader's rights (security_invoker), so the tables' row-level security shows a role only
+-- the rows of merchants it acts for (see Privileges at the end).
+CREATE VIEW autodebit.agreements WITH (security_invoker = true) AS
 	SELECT id, merchant_id, customer_ref, customer_belongs_to, terminal_type, status,
 		   access_token_expires_at, refresh_token_expires_at, user_login_id,
 		   created_at, updated_at, ended_at, end_reason
 	FROM autodebit.agreement;
 
-CREATE VIEW autodebit.payments AS
+CREATE VIEW autodebit.payments WITH (security_invoker = true) AS
 	SELECT id, merchant_id, payment_request_id, order_ref, attempt, customer_ref,
 		   customer_belongs_to, agreement_id, amount_minor, currency, description, status,
 		   result_code, result_message, payment_id, payment_time, refunded_minor, is_orphan,
 		   cancel_time, cancel_wanted, created_at, updated_at, sent_at, completed_at
 	FROM autodebit.payment;
 
-CREATE VIEW autodebit.refunds AS
+CREATE VIEW autodebit.refunds WITH (security_invoker = true) AS
 	SELECT id, merchant_id, payment_request_id, refund_request_id, seq, amount_minor, currency,
 		   reason, status, result_code, result_message, refund_id, refund_time, is_orphan,
 		   created_at, updated_at
 	FROM autodebit.refund;
+
+-- Who acts for which merchant (admins only).
+CREATE VIEW autodebit.merchant_grants AS
+	SELECT g.merchant_id, m.client_id AS merchant, r.rolname::text AS role, g.granted_at
+	FROM autodebit.merchant_grant g
+	JOIN autodebit.merchant m ON m.id = g.merchant_id
+	JOIN pg_catalog.pg_roles r ON r.oid = g.role;
 
 ---------------------------------------------------------------------------
 -- C primitives (internal; not granted to anyone)
@@ -465,6 +485,9 @@ CREATE FUNCTION autodebit._open_notification(acquirer_public_key text, path text
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'autodebit_open_notification' LANGUAGE C VOLATILE;
 
+CREATE FUNCTION autodebit._caller() RETURNS oid
+	AS 'MODULE_PATHNAME', 'autodebit_caller' LANGUAGE C STABLE;
+
 CREATE FUNCTION autodebit._time(t text) RETURNS timestamptz
 	AS 'MODULE_PATHNAME', 'autodebit_time' LANGUAGE C STABLE STRICT;
 
@@ -499,31 +522,80 @@ BEGIN
 END
 $$;
 
--- The merchant named by client_id, or the only merchant when none is named.
+-- Does the calling role act for every merchant (autodebit_admin, or a superuser)?
+CREATE FUNCTION autodebit._caller_is_admin() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$ SELECT pg_has_role(autodebit._caller(), 'autodebit_admin', 'MEMBER') $$;
+
+-- The merchants the calling role acts for: granted to it or to a role it is a member of, or
+-- all of them for an admin.  Row-level security and every API function ask this.
+CREATE FUNCTION autodebit._caller_merchants() RETURNS bigint[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN autodebit._caller_is_admin()
+				THEN ARRAY(SELECT id FROM autodebit.merchant ORDER BY id)
+				ELSE ARRAY(SELECT DISTINCT g.merchant_id FROM autodebit.merchant_grant g
+						   JOIN pg_roles r ON r.oid = g.role
+						   WHERE pg_has_role(autodebit._caller(), g.role, 'MEMBER')
+						   ORDER BY 1) END
+$$;
+
+-- Refuse (42501) an object of a merchant the calling role does not act for.
+CREATE FUNCTION autodebit._refuse_unless_mine(merchant_id bigint, what text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT merchant_id = ANY (autodebit._caller_merchants()) THEN
+		RAISE EXCEPTION 'permission denied for %', what
+			USING ERRCODE = '42501',
+				  DETAIL = format('It belongs to a merchant role "%s" does not act for.', autodebit._caller()::regrole),
+				  HINT = 'An admin grants a role a merchant with autodebit_merchant_grant().';
+	END IF;
+END
+$$;
+
+-- The merchant named by client_id, or the caller's only merchant when none is named.  A role
+-- that does not act for it is refused (42501) whether or not it exists, so merchants of
+-- others cannot be probed; admins are told when a merchant is unknown.
 CREATE FUNCTION autodebit._merchant(client_id text) RETURNS autodebit.merchant
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	m autodebit.merchant;
-	n integer;
+	mine bigint[] := autodebit._caller_merchants();
+	admin boolean := autodebit._caller_is_admin();
+	names text;
 BEGIN
 	IF client_id IS NOT NULL THEN
 		SELECT * INTO m FROM autodebit.merchant x WHERE x.client_id = _merchant.client_id;
-		IF NOT FOUND THEN
+		IF FOUND AND m.id = ANY (mine) THEN
+			RETURN m;
+		ELSIF admin THEN
 			RAISE EXCEPTION 'unknown merchant "%"', client_id
 				USING ERRCODE = 'ZD002', HINT = 'Register it with autodebit_merchant_set().';
 		END IF;
-		RETURN m;
+		RAISE EXCEPTION 'permission denied for merchant "%"', client_id
+			USING ERRCODE = '42501',
+				  DETAIL = format('Role "%s" does not act for it.', autodebit._caller()::regrole),
+				  HINT = 'An admin grants a role a merchant with autodebit_merchant_grant().';
 	END IF;
-	SELECT count(*) INTO n FROM autodebit.merchant;
-	IF n = 0 THEN
+	IF cardinality(mine) = 1 THEN
+		SELECT * INTO m FROM autodebit.merchant WHERE id = mine[1];
+		RETURN m;
+	ELSIF cardinality(mine) = 0 AND admin THEN
 		RAISE EXCEPTION 'no merchant is registered'
 			USING ERRCODE = 'ZD002', HINT = 'Register your Antom client with autodebit_merchant_set().';
-	ELSIF n > 1 THEN
-		RAISE EXCEPTION 'more than one merchant is registered'
-			USING ERRCODE = 'ZD003', HINT = 'Name the merchant (its client_id) in the merchant argument.';
+	ELSIF cardinality(mine) = 0 THEN
+		RAISE EXCEPTION 'role "%" acts for no merchant', autodebit._caller()::regrole
+			USING ERRCODE = '42501',
+				  HINT = 'An admin grants a role a merchant with autodebit_merchant_grant().';
 	END IF;
-	SELECT * INTO m FROM autodebit.merchant;
-	RETURN m;
+	SELECT string_agg(x.cid, ', ' ORDER BY x.cid) INTO names
+	FROM (SELECT mm.client_id AS cid FROM autodebit.merchant mm WHERE mm.id = ANY (mine)
+		  ORDER BY mm.client_id LIMIT 20) x;
+	RAISE EXCEPTION '%', CASE WHEN admin THEN 'more than one merchant is registered'
+							  ELSE format('role "%s" acts for more than one merchant', autodebit._caller()::regrole) END
+		USING ERRCODE = 'ZD003',
+			  DETAIL = format('Role "%s" acts for %s%s.', autodebit._caller()::regrole, names,
+							  CASE WHEN cardinality(mine) > 20 THEN format(' and %s more', cardinality(mine) - 20) END),
+			  HINT = 'Name the merchant (its client_id) in the merchant argument.';
 END
 $$;
 
@@ -895,6 +967,47 @@ BEGIN
 END
 $$;
 
+-- The merchant and role a grant names; raises when either does not exist.
+CREATE FUNCTION autodebit._grant_target(merchant text, role name, OUT merchant_id bigint, OUT role_id oid)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	SELECT m.id INTO merchant_id FROM autodebit.merchant m WHERE m.client_id = merchant;
+	IF merchant_id IS NULL THEN
+		RAISE EXCEPTION 'unknown merchant "%"', merchant
+			USING ERRCODE = 'ZD002', HINT = 'Register it with autodebit_merchant_set().';
+	END IF;
+	SELECT r.oid INTO role_id FROM pg_roles r WHERE r.rolname = role;
+	IF role_id IS NULL THEN
+		RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+	END IF;
+END
+$$;
+
+-- Let a role (and its members) act for a merchant: call the API for it and see its rows.
+CREATE FUNCTION autodebit_merchant_grant(merchant text, role name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+BEGIN
+	t := autodebit._grant_target(merchant, role);
+	-- grants of roles dropped since are cleared here, so an OID reused one day inherits nothing
+	DELETE FROM autodebit.merchant_grant g WHERE NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = g.role);
+	INSERT INTO autodebit.merchant_grant (merchant_id, role) VALUES (t.merchant_id, t.role_id)
+	ON CONFLICT DO NOTHING;
+END
+$$;
+
+-- Stop a role acting for a merchant (its members keep what other grants give them).
+CREATE FUNCTION autodebit_merchant_revoke(merchant text, role name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+BEGIN
+	t := autodebit._grant_target(merchant, role);
+	DELETE FROM autodebit.merchant_grant g WHERE g.merchant_id = t.merchant_id AND g.role = t.role_id;
+END
+$$;
+
 -- Start an authorization: an unguessable auth_state and the URL for my.signContract.
 CREATE FUNCTION autodebit_consult(customer_ref text, customer_belongs_to text, auth_redirect_url text,
 		terminal_type text DEFAULT 'MINI_APP', os_type text DEFAULT NULL, merchant text DEFAULT NULL)
@@ -1004,6 +1117,8 @@ DECLARE
 BEGIN
 	PERFORM autodebit._check_text('auth_state', auth_state, 256);
 	PERFORM autodebit._check_text('auth_code', auth_code, 128);
+	PERFORM autodebit._refuse_unless_mine(cs.merchant_id, 'this auth_state')
+	FROM autodebit.consult_session cs WHERE cs.auth_state = auth_state;
 	SELECT * INTO s FROM autodebit.consult_session cs WHERE cs.auth_state = auth_state FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown auth_state'
@@ -1262,6 +1377,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 BEGIN
 	PERFORM autodebit._check_text('payment_request_id', payment_request_id, 64);
+	PERFORM autodebit._refuse_unless_mine(t.merchant_id, format('payment "%s"', payment_request_id))
+	FROM autodebit.payment t WHERE t.payment_request_id = payment_request_id;
 	SELECT * INTO p FROM autodebit.payment t WHERE t.payment_request_id = payment_request_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown payment_request_id "%"', payment_request_id
@@ -1541,6 +1658,8 @@ DECLARE
 	m autodebit.merchant;
 BEGIN
 	PERFORM autodebit._check_text('refund_request_id', refund_request_id, 64);
+	PERFORM autodebit._refuse_unless_mine(t.merchant_id, format('refund "%s"', refund_request_id))
+	FROM autodebit.refund t WHERE t.refund_request_id = refund_request_id;
 	PERFORM FROM autodebit.payment p
 	WHERE p.id = (SELECT t.payment_row_id FROM autodebit.refund t WHERE t.refund_request_id = refund_request_id)
 	FOR UPDATE;
@@ -2085,7 +2204,7 @@ BEGIN
 	INSERT INTO autodebit.notification (merchant_id, path, kind, notify_type, ref, body_sha256, body,
 										access_token_fp, outcome)
 	VALUES (m.id, path, kind, ntype, ref, sha256(convert_to(body, 'UTF8')), b, n.access_token_fp, 'pending')
-	ON CONFLICT (body_sha256) DO NOTHING
+	ON CONFLICT (merchant_id, body_sha256) DO NOTHING
 	RETURNING id INTO nid;
 	IF nid IS NULL THEN
 		RETURN autodebit._ack();		-- a replay: already recorded and applied
@@ -2209,12 +2328,13 @@ CREATE TABLE autodebit.run (
 	duration			interval GENERATED ALWAYS AS (finished_at - started_at) STORED
 );
 
--- The queue at a glance: open payments by state, and the age of the oldest.
-CREATE VIEW autodebit.queue AS
-	SELECT status, count(*) AS payments, min(created_at) AS oldest, now() - min(created_at) AS oldest_age
-	FROM autodebit.payment
-	WHERE status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN')
-	GROUP BY status;
+-- The queue at a glance: open payments by merchant and state, and the age of the oldest.
+CREATE VIEW autodebit.queue WITH (security_invoker = true) AS
+	SELECT m.client_id AS merchant, p.status, count(*) AS payments, min(p.created_at) AS oldest,
+		   now() - min(p.created_at) AS oldest_age
+	FROM autodebit.payment p JOIN autodebit.merchant m ON m.id = p.merchant_id
+	WHERE p.status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN')
+	GROUP BY m.client_id, p.status;
 
 -- When period k of a schedule falls due: month arithmetic in UTC (like pg_cron 1.4), so the
 -- anchor day is kept and clamped to the month's end whatever the session's time zone.
@@ -2222,7 +2342,7 @@ CREATE FUNCTION autodebit._due(starts_at timestamptz, every interval, k integer)
 LANGUAGE sql IMMUTABLE AS
 $$ SELECT ((starts_at AT TIME ZONE 'UTC') + every * k) AT TIME ZONE 'UTC' $$;
 
-CREATE VIEW autodebit.schedules AS
+CREATE VIEW autodebit.schedules WITH (security_invoker = true) AS
 	SELECT id, merchant_id, customer_ref, customer_belongs_to, amount_minor, currency, description, every,
 		   starts_at, catch_up, retry_plan, status, next_period,
 		   autodebit._due(starts_at, every, next_period) AS next_due_at, created_at, updated_at
@@ -2285,6 +2405,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	s autodebit.schedule;
 BEGIN
+	PERFORM autodebit._refuse_unless_mine(t.merchant_id, format('schedule %s', schedule_id))
+	FROM autodebit.schedule t WHERE t.id = schedule_id;
 	SELECT * INTO s FROM autodebit.schedule WHERE id = schedule_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown schedule %', schedule_id USING ERRCODE = 'ZD206';
@@ -2599,6 +2721,12 @@ CREATE FUNCTION autodebit._run_end(run_id bigint) RETURNS autodebit.run
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$ UPDATE autodebit.run SET finished_at = clock_timestamp() WHERE id = run_id RETURNING * $$;
 
+-- autodebit_run() commits, so it cannot carry SET search_path like the functions do; it pins
+-- the path itself at the start of each of its transactions, so that nothing it calls or
+-- compares is looked up in a schema of the caller's (SET LOCAL ends with each transaction).
+CREATE FUNCTION autodebit._pin_search_path() RETURNS void LANGUAGE sql AS
+$$ SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true) $$;
+
 -- The one procedure pg_cron calls every minute: open due schedule periods, send queued payments
 -- in batches (claims and results each in their own transaction), settle schedules, reconcile
 -- unknowns and orphans, refresh expiring tokens.  Safe to run twice at once, and after a crash.
@@ -2612,14 +2740,16 @@ DECLARE
 	step record;
 	throttled integer := 0;
 	backoff double precision := 0.25;
-	st text;
-	msg text;
+	st pg_catalog.text;			-- qualified: the declarations are read with the caller's path
+	msg pg_catalog.text;
 BEGIN
+	PERFORM autodebit._pin_search_path();
 	IF batch_size IS NULL OR batch_size < 1 THEN
 		RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = '22023';
 	END IF;
 	run_id := autodebit._run_begin();
 	COMMIT;
+	PERFORM autodebit._pin_search_path();
 	-- every step is isolated: one that raises is recorded and the others still run
 	BEGIN
 		PERFORM autodebit._schedules_open(run_id);
@@ -2628,12 +2758,15 @@ BEGIN
 		PERFORM autodebit._step_failed('schedules', st, msg);
 	END;
 	COMMIT;
+	PERFORM autodebit._pin_search_path();
 	LOOP
 		n := autodebit._run_claim(run_id, batch_size);
 		COMMIT;							-- the claim is durable before anything is sent
+		PERFORM autodebit._pin_search_path();
 		EXIT WHEN n = 0;
 		PERFORM autodebit._run_send(run_id);
 		COMMIT;							-- the results, right after the batch
+		PERFORM autodebit._pin_search_path();
 		SELECT * INTO r FROM autodebit.run WHERE id = run_id;
 		RAISE NOTICE 'autodebit_run %: sent % (% succeeded, % failed, % unknown, % throttled)',
 			run_id, r.sent, r.succeeded, r.failed, r.unknown, r.throttled;
@@ -2652,6 +2785,7 @@ BEGIN
 		PERFORM autodebit._step_failed('schedules', st, msg);
 	END;
 	COMMIT;
+	PERFORM autodebit._pin_search_path();
 	-- reconcile in short transactions: no row stays locked for long, and what is settled is kept
 	FOR i IN 1..20 LOOP
 		BEGIN
@@ -2662,6 +2796,7 @@ BEGIN
 			rec := NULL;
 		END;
 		COMMIT;
+		PERFORM autodebit._pin_search_path();
 		EXIT WHEN rec IS NULL OR rec.lines < 500;
 	END LOOP;
 	FOR i IN 1..20 LOOP
@@ -2673,6 +2808,7 @@ BEGIN
 			step := NULL;
 		END;
 		COMMIT;
+		PERFORM autodebit._pin_search_path();
 		EXIT WHEN step IS NULL OR step.inquired + step.cancelled + step.failed < 50;
 	END LOOP;
 	FOR i IN 1..20 LOOP
@@ -2684,6 +2820,7 @@ BEGIN
 			step := NULL;
 		END;
 		COMMIT;
+		PERFORM autodebit._pin_search_path();
 		EXIT WHEN step IS NULL OR step.inquired + step.failed < 50;
 	END LOOP;
 	BEGIN
@@ -2695,8 +2832,10 @@ BEGIN
 		PERFORM autodebit._step_failed('agreements', st, msg);
 	END;
 	COMMIT;
+	PERFORM autodebit._pin_search_path();
 	r := autodebit._run_end(run_id);
 	COMMIT;
+	PERFORM autodebit._pin_search_path();
 	RAISE NOTICE 'autodebit_run %: done in %: claimed %, sent %, succeeded %, failed %, unknown %',
 		run_id, r.duration, r.claimed, r.sent, r.succeeded, r.failed, r.unknown;
 END
@@ -2704,6 +2843,7 @@ $$;
 
 -- pg_dump keeps the state tables' rows (extension tables are otherwise dumped empty).
 SELECT pg_catalog.pg_extension_config_dump('autodebit.merchant', '');
+SELECT pg_catalog.pg_extension_config_dump('autodebit.merchant_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.consult_session', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.agreement', '');
 SELECT pg_catalog.pg_extension_config_dump('autodebit.payment', '');
@@ -2732,32 +2872,68 @@ REVOKE ALL ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, t
 	autodebit_inquire(text), autodebit_cancel(text), autodebit_refund(text, bigint, text),
 	autodebit_inquire_refund(text), autodebit_refresh_token(text, text, text),
 	autodebit_reconcile(), autodebit_handle_notification(text, text, text, text, text),
+	autodebit_merchant_grant(text, name), autodebit_merchant_revoke(text, name),
 	autodebit_schedule(text, bigint, text, text, interval, timestamptz, text, text, boolean, interval[]),
 	autodebit_schedule_pause(bigint), autodebit_schedule_resume(bigint), autodebit_schedule_cancel(bigint)
 	FROM PUBLIC;
 REVOKE ALL ON PROCEDURE autodebit_run(integer) FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA autodebit TO autodebit_admin, autodebit_user;
-GRANT SELECT ON autodebit.agreements, autodebit.payments, autodebit.refunds, autodebit.currency,
-	autodebit.wallet TO autodebit_admin, autodebit_user;
-GRANT SELECT ON autodebit.transition TO autodebit_admin, autodebit_user;
-GRANT SELECT ON autodebit.item_error, autodebit.journal_retry TO autodebit_admin;
-GRANT SELECT ON autodebit.merchant, autodebit.exchange_log, autodebit.notification, autodebit.queue,
-	autodebit.schedules, autodebit.schedule_period, autodebit.run TO autodebit_admin;
-GRANT EXECUTE ON FUNCTION autodebit_schedule(text, bigint, text, text, interval, timestamptz, text, text, boolean, interval[]),
-	autodebit_schedule_pause(bigint), autodebit_schedule_resume(bigint), autodebit_schedule_cancel(bigint)
-	TO autodebit_admin;
+GRANT SELECT ON autodebit.agreements, autodebit.payments, autodebit.refunds, autodebit.schedules,
+	autodebit.queue, autodebit.currency, autodebit.wallet, autodebit.transition
+	TO autodebit_admin, autodebit_user;
+GRANT SELECT ON autodebit.item_error, autodebit.journal_retry, autodebit.merchant_grants TO autodebit_admin;
+GRANT SELECT ON autodebit.merchant, autodebit.exchange_log, autodebit.notification,
+	autodebit.schedule_period, autodebit.run TO autodebit_admin;
+
+-- Tenancy: the views read the tables with the reader's rights, so each role needs the views'
+-- columns of the tables (never a sealed token or a request body), and row-level security
+-- shows it only the rows of merchants it acts for (all of them for autodebit_admin; the
+-- extension's owner and superusers are not subject to it).  autodebit._caller_merchants() is
+-- evaluated once per query.
+GRANT SELECT (id, client_id, app_id, created_at, updated_at) ON autodebit.merchant TO autodebit_user;
+GRANT SELECT (id, merchant_id, customer_ref, customer_belongs_to, terminal_type, status,
+	access_token_expires_at, refresh_token_expires_at, user_login_id, created_at, updated_at,
+	ended_at, end_reason) ON autodebit.agreement TO autodebit_admin, autodebit_user;
+GRANT SELECT (id, merchant_id, payment_request_id, order_ref, attempt, customer_ref,
+	customer_belongs_to, agreement_id, amount_minor, currency, description, status, result_code,
+	result_message, payment_id, payment_time, refunded_minor, is_orphan, cancel_time, cancel_wanted,
+	created_at, updated_at, sent_at, completed_at) ON autodebit.payment TO autodebit_admin, autodebit_user;
+GRANT SELECT (id, merchant_id, payment_request_id, refund_request_id, seq, amount_minor, currency,
+	reason, status, result_code, result_message, refund_id, refund_time, is_orphan, created_at,
+	updated_at) ON autodebit.refund TO autodebit_admin, autodebit_user;
+GRANT SELECT ON autodebit.schedule TO autodebit_admin, autodebit_user;
+GRANT EXECUTE ON FUNCTION autodebit._caller_merchants(), autodebit._due(timestamptz, interval, integer)
+	TO autodebit_admin, autodebit_user;
+ALTER TABLE autodebit.merchant ENABLE ROW LEVEL SECURITY;
+ALTER TABLE autodebit.agreement ENABLE ROW LEVEL SECURITY;
+ALTER TABLE autodebit.payment ENABLE ROW LEVEL SECURITY;
+ALTER TABLE autodebit.refund ENABLE ROW LEVEL SECURITY;
+ALTER TABLE autodebit.schedule ENABLE ROW LEVEL SECURITY;
+CREATE POLICY acts_for ON autodebit.merchant FOR SELECT
+	USING (id = ANY ((SELECT autodebit._caller_merchants())::bigint[]));
+CREATE POLICY acts_for ON autodebit.agreement FOR SELECT
+	USING (merchant_id = ANY ((SELECT autodebit._caller_merchants())::bigint[]));
+CREATE POLICY acts_for ON autodebit.payment FOR SELECT
+	USING (merchant_id = ANY ((SELECT autodebit._caller_merchants())::bigint[]));
+CREATE POLICY acts_for ON autodebit.refund FOR SELECT
+	USING (merchant_id = ANY ((SELECT autodebit._caller_merchants())::bigint[]));
+CREATE POLICY acts_for ON autodebit.schedule FOR SELECT
+	USING (merchant_id = ANY ((SELECT autodebit._caller_merchants())::bigint[]));
+
 -- autodebit_run() is a procedure (it commits between batches), so it cannot be SECURITY DEFINER:
--- whoever calls it (the pg_cron job's owner) needs the steps it calls.
+-- whoever calls it (the pg_cron job's owner) needs the steps it calls.  It and reconcile act
+-- for every merchant: they are the operator's.
 GRANT EXECUTE ON PROCEDURE autodebit_run(integer) TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit._run_begin(), autodebit._schedules_open(bigint),
 	autodebit._run_claim(bigint, integer), autodebit._run_send(bigint), autodebit._schedules_settle(),
 	autodebit._refresh_expiring(), autodebit._run_end(bigint), autodebit._reconcile_journal(integer),
 	autodebit._reconcile_payments(integer), autodebit._reconcile_refunds(integer), autodebit._expire_agreements(),
-	autodebit._step_failed(text, text, text)
+	autodebit._step_failed(text, text, text), autodebit._pin_search_path()
 	TO autodebit_admin;
 GRANT INSERT, UPDATE, DELETE ON autodebit.wallet, autodebit.currency TO autodebit_admin;
-GRANT EXECUTE ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text)
+GRANT EXECUTE ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text),
+	autodebit_merchant_grant(text, name), autodebit_merchant_revoke(text, name), autodebit_reconcile()
 	TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit_consult(text, text, text, text, text, text),
 	autodebit_apply_token(text, text),
@@ -2765,7 +2941,8 @@ GRANT EXECUTE ON FUNCTION autodebit_consult(text, text, text, text, text, text),
 	autodebit_revoke(text, text, text),
 	autodebit_inquire(text), autodebit_cancel(text), autodebit_refund(text, bigint, text),
 	autodebit_inquire_refund(text), autodebit_refresh_token(text, text, text),
-	autodebit_reconcile()
+	autodebit_schedule(text, bigint, text, text, interval, timestamptz, text, text, boolean, interval[]),
+	autodebit_schedule_pause(bigint), autodebit_schedule_resume(bigint), autodebit_schedule_cancel(bigint)
 	TO autodebit_admin, autodebit_user;
 -- the notification receiver's role needs only this
 DO $$

@@ -3,6 +3,7 @@
 CREATE ROLE app_backend LOGIN IN ROLE autodebit_user;
 CREATE ROLE billing_admin LOGIN IN ROLE autodebit_admin;
 CREATE ROLE outsider LOGIN;
+SELECT autodebit_merchant_grant('SANDBOX_SUITE', 'app_backend');
 SELECT a.status FROM test.authorize('hank', login => 'hank-wallet') t,
 	 LATERAL autodebit_apply_token(t.auth_state, t.auth_code) a;
 

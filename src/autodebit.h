@@ -9,6 +9,7 @@
  *	  answer.c	   whether a verified answer may be believed: parsable, ours, fresh
  *	  vault.c	   AES-256-GCM sealing of tokens at rest; random ids
  *	  journal.c	   the send journal: sealed records in WAL that survive a rollback, and their reader
+ *	  caller.c	   the role that called in, for the tenancy checks
  */
 #ifndef AUTODEBIT_H
 #define AUTODEBIT_H
