@@ -4,11 +4,20 @@
  *
  *	  Each POST's path, Client-Id, Request-Time, Signature and raw body go to
  *	  autodebit_handle_notification() in a transaction of their own; the
- *	  acknowledgement is answered (HTTP 200) only after that transaction
- *	  committed.  Anything else gets an error status, so Antom sends again.
+ *	  answer is sent only after that transaction committed: HTTP 200 with the
+ *	  acknowledgement, or 400 when the database refused a signed body it
+ *	  cannot store (it is recorded).  Anything else gets an error status, so
+ *	  Antom sends again.
+ *
+ *	  Bodies carry live tokens and authCodes, so they never travel as SQL
+ *	  text or as bind parameters (either may be logged, whatever this role
+ *	  may SET): each row goes in as COPY data, which PostgreSQL never logs,
+ *	  into a temporary table, and the function reads it from there.
+ *
  *	  One libpq connection, re-opened whenever it is lost (a database restart
  *	  costs the notifications that arrive meanwhile a 503, nothing more).
- *	  One log line per notification.
+ *	  One log line per notification, with every byte outside printable ASCII
+ *	  escaped, so nothing a sender puts in a path or header forges a line.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -64,12 +73,54 @@ log_line(const char *fmt,...)
 	fflush(stderr);
 }
 
+/* s with every byte outside printable ASCII as \xHH, at most 200 bytes of it (for log lines). */
+static const char *
+log_safe(const char *s, char *out, size_t outlen)
+{
+	size_t		n = 0;
+
+	for (size_t i = 0; s && s[i] && i < 200 && n + 5 < outlen; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[n++] = (char) c;
+		else
+			n += snprintf(out + n, outlen - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Is a header or path value printable ASCII without spaces (what Antom sends)? */
+static bool
+plain_value(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || strlen(s) > 2048)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char) *s <= 0x20 || (unsigned char) *s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Run one statement that returns no rows; false (and a log line) if it failed. */
+static bool
+command(PGconn *c, const char *sql)
+{
+	PGresult   *res = PQexec(c, sql);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		log_line("database error: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
+}
+
 /* A usable database connection, opening or re-opening it as needed; NULL if the database is down. */
 static PGconn *
 db(void)
 {
-	PGresult   *res;
-
 	if (conn && PQstatus(conn) == CONNECTION_OK)
 		return conn;
 	if (conn)
@@ -82,14 +133,79 @@ db(void)
 		conn = NULL;
 		return NULL;
 	}
-	/* notification bodies may carry tokens: keep bind parameters out of the server log */
-	res = PQexec(conn, "SET log_parameter_max_length = 0; SET log_parameter_max_length_on_error = 0");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		log_line("warning: could not turn off parameter logging (%s); set it for this role: "
-				 "ALTER ROLE ... SET log_parameter_max_length = 0", PQresultErrorMessage(res));
-	PQclear(res);
+	/* where each notification waits, as COPY data, for the function to read it */
+	if (!command(conn, "CREATE TEMPORARY TABLE autodebit_inbox (path text, client_id text, "
+				 "request_time text, signature text, body bytea) ON COMMIT DELETE ROWS"))
+	{
+		PQfinish(conn);
+		conn = NULL;
+		return NULL;
+	}
 	log_line("connected to the database");
 	return conn;
+}
+
+/* Append s to a COPY text-format row (the values here are printable ASCII: only \ is special). */
+static void
+copy_field(char **row, size_t *len, const char *s)
+{
+	for (; *s; s++)
+	{
+		if (*s == '\\')
+			(*row)[(*len)++] = '\\';
+		(*row)[(*len)++] = *s;
+	}
+	(*row)[(*len)++] = '\t';
+}
+
+/* The notification as one COPY row: four text fields and the body as bytea hex. */
+static char *
+copy_row(const char *const *fields, const char *body, size_t body_len, size_t *len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		cap = 16 + 2 * body_len;
+	char	   *row;
+
+	for (int i = 0; i < 4; i++)
+		cap += 2 * strlen(fields[i]) + 1;
+	if ((row = malloc(cap)) == NULL)
+		return NULL;
+	*len = 0;
+	for (int i = 0; i < 4; i++)
+		copy_field(&row, len, fields[i]);
+	memcpy(row + *len, "\\\\x", 3);
+	*len += 3;
+	for (size_t i = 0; i < body_len; i++)
+	{
+		row[(*len)++] = hex[(unsigned char) body[i] >> 4];
+		row[(*len)++] = hex[(unsigned char) body[i] & 15];
+	}
+	row[(*len)++] = '\n';
+	return row;
+}
+
+/* Send one row to a COPY FROM STDIN that has started; true if the server took it. */
+static bool
+copy_in(PGconn *c, const char *row, size_t len)
+{
+	PGresult   *res = PQexec(c, "COPY pg_temp.autodebit_inbox FROM STDIN");
+	bool		ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+	PQclear(res);
+	if (!ok)
+		return false;
+	ok = PQputCopyData(c, row, (int) len) == 1;
+	ok = PQputCopyEnd(c, ok ? NULL : "notifyd could not send the row") == 1 && ok;
+	while ((res = PQgetResult(c)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			log_line("database error: %s", PQresultErrorMessage(res));
+			ok = false;
+		}
+		PQclear(res);
+	}
+	return ok;
 }
 
 /* Pass one notification to the database; returns the HTTP status and the answer body. */
@@ -97,37 +213,57 @@ static unsigned int
 handle(const char *path, const char *client_id, const char *rtime, const char *sig,
 	   const char *body, size_t len, char **answer)
 {
-	const char *params[5] = {path, client_id, rtime, sig, body};
-	int			lengths[5] = {0, 0, 0, 0, (int) len};
+	const char *fields[4] = {path, client_id, rtime, sig};
+	char		safe_path[1024];
+	char		safe_client[1024];
 	PGconn	   *c = db();
-	PGresult   *res;
-	unsigned int status;
+	PGresult   *res = NULL;
+	unsigned int status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	size_t		row_len;
+	char	   *row;
 
 	*answer = NULL;
+	log_safe(path, safe_path, sizeof(safe_path));
+	log_safe(client_id, safe_client, sizeof(safe_client));
 	if (c == NULL)
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
-	res = PQexecParams(c, "SELECT autodebit_handle_notification($1, $2, $3, $4, $5)",
-					   5, NULL, params, lengths, NULL, 0);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	if ((row = copy_row(fields, body, len, &row_len)) == NULL)
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	if (command(c, "BEGIN") && copy_in(c, row, row_len))
+		res = PQexec(c, "SELECT h, pg_catalog.jsonb_extract_path_text(h::pg_catalog.jsonb, 'result', 'resultStatus') "
+					 "FROM pg_temp.autodebit_inbox i, "
+					 "autodebit_handle_notification(i.path, i.client_id, i.request_time, i.signature, i.body) h");
+	free(row);
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
-		/* autocommit: the statement's transaction has committed when the result is here */
-		*answer = strdup(PQgetvalue(res, 0, 0));
-		status = MHD_HTTP_OK;
-		log_line("%s client=%s -> 200 acknowledged", path, client_id);
+		bool		acknowledged = strcmp(PQgetvalue(res, 0, 1), "S") == 0;
+
+		if (command(c, "COMMIT"))
+		{
+			/* committed: the notification is recorded (and applied, when acknowledged) */
+			*answer = strdup(PQgetvalue(res, 0, 0));
+			status = acknowledged ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST;
+			log_line("%s client=%s -> %u %s", safe_path, safe_client, status,
+					 acknowledged ? "acknowledged" : "refused (recorded as rejected)");
+		}
+		else
+			log_line("%s client=%s -> 503 commit failed", safe_path, safe_client);
 	}
 	else
 	{
-		const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		const char *message = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		char		safe_message[1024];
 
 		if (sqlstate && strcmp(sqlstate, "ZD401") == 0)
 			status = MHD_HTTP_UNAUTHORIZED;
-		else if (sqlstate && (strcmp(sqlstate, "ZD002") == 0 || strncmp(sqlstate, "22", 2) == 0))
+		else if (sqlstate && strncmp(sqlstate, "22", 2) == 0)
 			status = MHD_HTTP_BAD_REQUEST;
-		else
-			status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		log_line("%s client=%s -> %u %s: %s", path, client_id, status,
-				 sqlstate ? sqlstate : "-", message ? message : PQerrorMessage(c));
+		log_line("%s client=%s -> %u %s: %s", safe_path, safe_client, status,
+				 sqlstate ? sqlstate : "-", log_safe(message ? message : PQerrorMessage(c),
+													 safe_message, sizeof(safe_message)));
+		if (PQstatus(c) == CONNECTION_OK)
+			command(c, "ROLLBACK");
 	}
 	PQclear(res);
 	if (PQstatus(c) != CONNECTION_OK)
@@ -190,9 +326,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	client_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Client-Id");
 	rtime = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Request-Time");
 	sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Signature");
-	if (client_id == NULL || rtime == NULL || sig == NULL)
+	if (!plain_value(url) || !plain_value(client_id) || !plain_value(rtime) || !plain_value(sig))
 	{
-		log_line("%s -> 400 missing Client-Id, Request-Time or Signature", url);
+		char		safe_path[1024];
+
+		log_line("%s -> 400 missing or malformed path, Client-Id, Request-Time or Signature",
+				 log_safe(url, safe_path, sizeof(safe_path)));
 		return reply(c, MHD_HTTP_BAD_REQUEST, NULL);
 	}
 	status = handle(url, client_id, rtime, sig, b->data ? b->data : "", b->len, &answer);

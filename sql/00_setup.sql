@@ -3,6 +3,8 @@
 \set VERBOSITY terse
 CREATE SCHEMA test;
 GRANT USAGE ON SCHEMA test TO PUBLIC;   -- the helpers, for tests that SET ROLE
+-- autodebit-notifyd logs in as a plain role that may only hand notifications over
+CREATE ROLE notifyd LOGIN IN ROLE autodebit_notify;
 
 -- Quote a string for sh -c.
 CREATE FUNCTION test.shq(s text) RETURNS text LANGUAGE sql IMMUTABLE AS

@@ -38,14 +38,14 @@ SELECT count(*) AS inquiries FROM autodebit.exchange_log l JOIN autodebit.paymen
 WHERE p.order_ref = 'order-11001' AND l.api = 'inquiryPayment';
 
 -- a receiver that fails answers an error status, and the acquirer sends again until acknowledged
-ALTER FUNCTION autodebit_handle_notification(text, text, text, text, text) RENAME TO autodebit_handle_notification_away;
+ALTER FUNCTION autodebit_handle_notification(text, text, text, text, bytea) RENAME TO autodebit_handle_notification_away;
 SELECT status FROM autodebit_pay('nina', 'order-11002', 9003, 'PHP', 'Notified late', merchant => 'SANDBOX_SUITE');
 -- the sandbox settles it after 500 ms and tries to tell us; the receiver refuses (twice at least)
 SELECT test.wait_for($$(SELECT count(*) >= 2 FROM regexp_split_to_table(
 	pg_read_file(current_setting('autodebit_test.notifyd_log')), E'\n') l
 	WHERE l ~ '/notify/payment client=SANDBOX_SUITE -> 503')$$) AS refused;
 SELECT status AS before_receiver_is_back FROM autodebit.payments WHERE order_ref = 'order-11002';
-ALTER FUNCTION autodebit_handle_notification_away(text, text, text, text, text) RENAME TO autodebit_handle_notification;
+ALTER FUNCTION autodebit_handle_notification_away(text, text, text, text, bytea) RENAME TO autodebit_handle_notification;
 SELECT test.wait_for($$(SELECT status = 'SUCCESS' FROM autodebit.payment WHERE order_ref = 'order-11002')$$) AS arrived;
 SELECT status AS after FROM autodebit.payments WHERE order_ref = 'order-11002';
 SELECT (n->>'attempts')::int >= 2 AS sent_again, n->>'acknowledged' AS acknowledged

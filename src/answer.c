@@ -7,6 +7,8 @@
  *	  request went out, an unusable answer makes the outcome UNKNOWN, never
  *	  an error that would roll back the record of what was sent.
  *
+ *	  The same checks decide whether a verified notification can be stored.
+ *
  *	  Also the SQL helper autodebit._time(text): a time from an outsider,
  *	  or NULL when it does not parse.
  */
@@ -15,6 +17,7 @@
 #include <sys/time.h>
 
 #include "fmgr.h"
+#include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -85,6 +88,30 @@ answer_unparsable(char *body, size_t len)
 		return "the answer is nested too deeply or holds a number out of range";
 	if (!json_valid(body, len))
 		return "the answer is not JSON";
+	return NULL;
+}
+
+/*
+ * Can a verified notification body be stored and read?  NULL if so, else why not: the reason
+ * is recorded with the notification and answered to the acquirer as a permanent refusal.
+ */
+const char *
+notification_unreadable(char *body, size_t len)
+{
+	size_t		i = 0;
+
+	if (!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
+		return "the body is not valid UTF-8";
+	if (!json_shape_ok(body, len, ANSWER_MAX_DEPTH))
+		return "the body is nested too deeply or holds a number out of range";
+	if (json_check(body, len) == JSON_UNICODE_CODE_POINT_ZERO)
+		return "the body holds \\u0000, which PostgreSQL cannot store";
+	if (!json_valid(body, len))
+		return "the body is not JSON";
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
+		i++;
+	if (i == len || body[i] != '{')
+		return "the body is not a JSON object";
 	return NULL;
 }
 

@@ -39,6 +39,7 @@ extern EVP_PKEY *keys_acquirer(const char *key_text);
 struct stat;
 extern char *keys_read_file(const char *path, const struct stat *st, size_t *len);
 extern const unsigned char *keys_data_key(int version);
+extern const unsigned char *keys_data_key_if_present(int version);
 
 /* transport.c: one HTTP POST; the response body and the headers we need. */
 typedef struct TransportResult
@@ -74,6 +75,7 @@ extern bool transport_url_allowed(const char *url, char **why);
 extern bytea *vault_seal(const char *plain, size_t len, const char *aad);
 extern char *vault_open(bytea *sealed, const char *aad, size_t *len);
 extern bytea *vault_fingerprint(const char *plain, size_t len);
+extern Datum vault_fingerprints(const char *plain, size_t len);
 
 /* journal.c */
 /* One outgoing money request, as the journal records it. */
@@ -91,11 +93,13 @@ extern void journal_append(const JournalEntry *entries, int n);
 /* exchange.c: reading JSON without raising on what an outsider sent */
 struct JsonbContainer;
 extern bool json_valid(char *text, size_t len);
+extern int	json_check(char *text, size_t len);
 extern char *jb_string(struct JsonbContainer *c, const char *key);
 extern struct JsonbContainer *jb_object(struct JsonbContainer *c, const char *key);
 
 /* answer.c: may a verified answer be believed?  NULL if so, else why not */
 extern const char *answer_unparsable(char *body, size_t len);
+extern const char *notification_unreadable(char *body, size_t len);
 extern const char *answer_unbelievable(struct JsonbContainer *answer, const char *status,
 									   const char *code, const char *request_id_key,
 									   bool decline_names_request, const char *request_id,

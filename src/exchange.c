@@ -100,9 +100,9 @@ jb_object(JsonbContainer *c, const char *key)
 	return v.val.binary.data;
 }
 
-/* Does text parse as JSON?  Checked without raising, so no answer text reaches a log. */
-bool
-json_valid(char *text, size_t len)
+/* Why text does not parse as JSON (JSON_SUCCESS if it does), checked without raising. */
+int
+json_check(char *text, size_t len)
 {
 #if PG_VERSION_NUM >= 170000
 	JsonLexContext *lex = makeJsonLexContextCstringLen(NULL, text, len, GetDatabaseEncoding(), true);
@@ -110,7 +110,14 @@ json_valid(char *text, size_t len)
 	JsonLexContext *lex = makeJsonLexContextCstringLen(text, (int) len, GetDatabaseEncoding(), true);
 #endif
 
-	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+	return (int) pg_parse_json(lex, &nullSemAction);
+}
+
+/* Does text parse as JSON?  Checked without raising, so no answer text reaches a log. */
+bool
+json_valid(char *text, size_t len)
+{
+	return json_check(text, len) == JSON_SUCCESS;
 }
 
 /*

@@ -76,25 +76,30 @@ keys_read_file(const char *path, const struct stat *st, size_t *len)
 	if (!S_ISREG(st->st_mode) || st->st_size > MAX_KEY_FILE)
 		ereport(ERROR,
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
-				 errmsg("key file \"%s\" is not a regular file of at most %d bytes", path, MAX_KEY_FILE)));
+				 errmsg("key file \"%s\" is not a regular file of at most %d bytes",
+						last_dir_separator(path) + 1, MAX_KEY_FILE),
+				 errdetail_log("The file is \"%s\".", path)));
 	if (st->st_mode & (S_IRWXG | S_IRWXO))
 		ereport(ERROR,
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
 				 errmsg("key file \"%s\" has group or world access", last_dir_separator(path) + 1),
-				 errdetail("Permissions should be u=rw (0600) or less; the file is \"%s\".", path),
-				 errhint("Run: chmod 600 %s", path)));
+				 errdetail("Permissions should be u=rw (0600) or less."),
+				 errdetail_log("Permissions should be u=rw (0600) or less; the file is \"%s\".", path),
+				 errhint("Run chmod 600 on the file in autodebit.key_directory.")));
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not open key file \"%s\": %m", path)));
+				 errmsg("could not open key file \"%s\": %m", last_dir_separator(path) + 1),
+				 errdetail_log("The file is \"%s\".", path)));
 	buf = palloc(st->st_size + 1);
 	got = read(fd, buf, st->st_size);
 	CloseTransientFile(fd);
 	if (got != st->st_size)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not read key file \"%s\"", path)));
+				 errmsg("could not read key file \"%s\"", last_dir_separator(path) + 1),
+				 errdetail_log("The file is \"%s\".", path)));
 	buf[got] = '\0';
 	*len = (size_t) got;
 	return buf;
@@ -116,7 +121,8 @@ keys_private(const char *file_name)
 		ereport(ERROR,
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
 				 errmsg("merchant private key file \"%s\" does not exist", file_name),
-				 errdetail("Looked for \"%s\".", path),
+				 errdetail("It is not in autodebit.key_directory."),
+				 errdetail_log("Looked for \"%s\".", path),
 				 errhint("Put the PEM or base64 key file in autodebit.key_directory, readable only by the server.")));
 	for (int i = 0; i < KEY_CACHE_SIZE; i++)
 	{
@@ -239,6 +245,29 @@ decode_data_key(const char *text, size_t len, unsigned char out[32])
 	return false;
 }
 
+/*
+ * What to do about a missing or unreadable data key.  Never "create one" first: after a restore
+ * or on a standby, a new key cannot open a single stored token; the old file must come back.
+ */
+#define DATA_KEY_HINT \
+	"If this database was restored or copied from another server, restore the file from the " \
+	"backup of that server's key directory: a new key cannot open tokens sealed with the old one. " \
+	"Only a new installation creates it: openssl rand -hex 32 > data-N.key; chmod 600 data-N.key " \
+	"(in autodebit.key_directory, owned by the server's user)."
+
+/* The data key of a version, or NULL when its file is not in the key directory. */
+const unsigned char *
+keys_data_key_if_present(int version)
+{
+	char		name[32];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "data-%d.key", version);
+	if (stat(key_path(name), &st) != 0)
+		return NULL;
+	return keys_data_key(version);
+}
+
 /* The 32-byte token data key of a version (file data-N.key), cached per backend. */
 const unsigned char *
 keys_data_key(int version)
@@ -257,8 +286,9 @@ keys_data_key(int version)
 		ereport(ERROR,
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
 				 errmsg("token data key file \"%s\" does not exist", name),
-				 errdetail("Looked for \"%s\".", path),
-				 errhint("Create it with: openssl rand -hex 32 > %s && chmod 600 %s", path, path)));
+				 errdetail("It is not in autodebit.key_directory."),
+				 errdetail_log("Looked for \"%s\".", path),
+				 errhint("%s", DATA_KEY_HINT)));
 	for (int i = 0; i < KEY_CACHE_SIZE; i++)
 	{
 		DataKeyEntry *e = &data_cache[i];
@@ -287,7 +317,8 @@ keys_data_key(int version)
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
 				 errmsg("token data key file \"%s\" is not a 256-bit key", name),
 				 errdetail("It must hold 32 raw bytes, 64 hex digits or 44 base64 characters."),
-				 errhint("Create it with: openssl rand -hex 32 > %s && chmod 600 %s", path, path)));
+				 errdetail_log("The file is \"%s\".", path),
+				 errhint("%s", DATA_KEY_HINT)));
 	}
 	slot->version = version;
 	slot->mtime = st.st_mtime;

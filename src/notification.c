@@ -2,10 +2,11 @@
  * notification.c
  *	  Opening a notification from the acquirer (notifyPayment, notifyRefund,
  *	  notifyAuthorization): verify its RSA-SHA256 signature over the raw body
- *	  with the acquirer public key, and hand SQL the body without the secrets
- *	  it may carry (accessToken, authCode): a fingerprint of the token, for
- *	  finding its agreement, and the authCode as a separate value that is
- *	  never stored.
+ *	  bytes with the acquirer public key first, then see whether the body can
+ *	  be stored, and hand SQL the body with the secrets it may carry
+ *	  (accessToken, authCode) taken out: the token's fingerprints, for finding
+ *	  its agreement across data key rotations, and the authCode as a separate
+ *	  value that is never stored.
  */
 #include "autodebit.h"
 
@@ -18,81 +19,84 @@
 
 PG_FUNCTION_INFO_V1(autodebit_open_notification);
 
+/* The body without one top-level member. */
+static Jsonb *
+without(Jsonb *jb, const char *key)
+{
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(jb),
+											  CStringGetTextDatum(key)));
+}
+
 /*
  * SQL: autodebit._open_notification(acquirer_public_key, path, client_id, request_time,
- *		signature, body) -> (verified, body, access_token_fp, auth_code)
- * verified is false for a missing or wrong signature or a body that is not JSON; the other
- * columns are then null.
+ *		signature, body bytea) -> (verified, problem, body, access_token_fps, auth_code)
+ * verified is false for a missing or wrong signature.  A verified body that cannot be stored
+ * (not UTF-8, not a JSON object, too deep, \u0000) has problem set and the other columns null.
  */
 Datum
 autodebit_open_notification(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[4] = {0};
-	bool		nulls[4] = {false, true, true, true};
-	char	   *key_text;
-	char	   *path;
-	char	   *client_id;
-	char	   *rtime;
-	char	   *sighdr;
-	text	   *body_t;
+	Datum		values[5] = {0};
+	bool		nulls[5] = {false, true, true, true, true};
+	bytea	   *body_b;
 	char	   *body;
 	size_t		len;
 	char		sig[ANTSIG_MAX_ENCODED];
-	bool		ok;
+	const char *problem;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "autodebit._open_notification must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = BoolGetDatum(false);
 	for (int i = 0; i < 6; i++)
 		if (PG_ARGISNULL(i))
+			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	body_b = PG_GETARG_BYTEA_PP(5);
+	len = VARSIZE_ANY_EXHDR(body_b);
+	body = palloc(len + 1);
+	memcpy(body, VARDATA_ANY(body_b), len);
+	body[len] = '\0';
+
+	{
+		AntSigMessage msg = {"POST", text_to_cstring(PG_GETARG_TEXT_PP(1)),
+			text_to_cstring(PG_GETARG_TEXT_PP(2)), text_to_cstring(PG_GETARG_TEXT_PP(3)), body, len};
+
+		if (!antsig_parse_header(text_to_cstring(PG_GETARG_TEXT_PP(4)), sig, sizeof(sig)) ||
+			!antsig_verify(keys_acquirer(text_to_cstring(PG_GETARG_TEXT_PP(0))), &msg, sig))
 		{
-			values[0] = BoolGetDatum(false);
+			explicit_bzero(body, len);
 			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 		}
-	key_text = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	path = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	client_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	rtime = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	sighdr = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	body_t = PG_GETARG_TEXT_PP(5);
-	len = VARSIZE_ANY_EXHDR(body_t);
-	body = text_to_cstring(body_t);
-
-	{
-		AntSigMessage msg = {"POST", path, client_id, rtime, body, len};
-
-		ok = antsig_parse_header(sighdr, sig, sizeof(sig)) &&
-			antsig_verify(keys_acquirer(key_text), &msg, sig) &&
-			json_valid(body, len);
 	}
-	values[0] = BoolGetDatum(ok);
-	if (ok)
+	values[0] = BoolGetDatum(true);
+	/* the acquirer signed it: from here on, every answer is a recorded one */
+	problem = (strlen(body) != len) ? "the body holds a NUL byte" : notification_unreadable(body, len);
+	if (problem)
+	{
+		values[1] = CStringGetTextDatum(problem);
+		nulls[1] = false;
+	}
+	else
 	{
 		Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
-		char	   *token = JsonContainerIsObject(&jb->root) ? jb_string(&jb->root, "accessToken") : NULL;
-		char	   *code = JsonContainerIsObject(&jb->root) ? jb_string(&jb->root, "authCode") : NULL;
+		char	   *token = jb_string(&jb->root, "accessToken");
+		char	   *code = jb_string(&jb->root, "authCode");
 
 		if (token)
 		{
-			values[2] = PointerGetDatum(vault_fingerprint(token, strlen(token)));
-			nulls[2] = false;
+			values[3] = vault_fingerprints(token, strlen(token));
+			nulls[3] = false;
 			explicit_bzero(token, strlen(token));
 		}
 		if (code)
 		{
-			values[3] = CStringGetTextDatum(code);
-			nulls[3] = false;
+			values[4] = CStringGetTextDatum(code);
+			nulls[4] = false;
 		}
-		if (JsonContainerIsObject(&jb->root))
-		{
-			jb = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(jb),
-													CStringGetTextDatum("accessToken")));
-			jb = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(jb),
-													CStringGetTextDatum("authCode")));
-		}
-		values[1] = JsonbPGetDatum(jb);
-		nulls[1] = false;
+		/* SQL strips every other secret-looking member, at any depth (autodebit._redact) */
+		values[2] = JsonbPGetDatum(without(without(jb, "accessToken"), "authCode"));
+		nulls[2] = false;
 	}
 	explicit_bzero(body, len);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

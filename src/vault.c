@@ -4,13 +4,19 @@
  *	  value to its row, and a key version so data keys can be rotated.
  *
  *	  Sealed layout: 0x01 | key version (2 bytes, big endian) | nonce (12) |
- *	  tag (16) | ciphertext.  Also: unguessable random ids.
+ *	  tag (16) | ciphertext.  Token fingerprints (HMAC-SHA256) for finding an
+ *	  agreement by its token, matched across rotations; re-sealing under the
+ *	  current key, so an old key file can be retired.  Also: unguessable
+ *	  random ids.
  */
 #include "autodebit.h"
 
 #include <openssl/hmac.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #define SEAL_FORMAT		1
@@ -100,11 +106,10 @@ vault_open(bytea *sealed, const char *aad, size_t *len)
 	return plain;
 }
 
-/* A keyed fingerprint of a token (HMAC-SHA256 under the current data key), for lookups. */
-bytea *
-vault_fingerprint(const char *plain, size_t len)
+/* A keyed fingerprint of a token (HMAC-SHA256 under one data key version), for lookups. */
+static bytea *
+fingerprint_under(const unsigned char *key, const char *plain, size_t len)
 {
-	const unsigned char *key = keys_data_key(autodebit_data_key_version);
 	bytea	   *out = palloc(VARHDRSZ + 32);
 	unsigned int outlen = 32;
 
@@ -113,6 +118,62 @@ vault_fingerprint(const char *plain, size_t len)
 		vault_error("fingerprint");
 	SET_VARSIZE(out, VARHDRSZ + 32);
 	return out;
+}
+
+/* The fingerprint stored with a newly sealed token: under the current data key. */
+bytea *
+vault_fingerprint(const char *plain, size_t len)
+{
+	return fingerprint_under(keys_data_key(autodebit_data_key_version), plain, len);
+}
+
+/*
+ * The fingerprints a stored token may carry: under the current data key and every older one
+ * still present (a token sealed before a rotation keeps its fingerprint until it is re-sealed).
+ * Returns a bytea[] Datum, the current version's first.
+ */
+Datum
+vault_fingerprints(const char *plain, size_t len)
+{
+	Datum	   *fps = palloc(sizeof(Datum) * autodebit_data_key_version);
+	int			n = 0;
+
+	for (int version = autodebit_data_key_version; version >= 1; version--)
+	{
+		const unsigned char *key = version == autodebit_data_key_version ?
+			keys_data_key(version) : keys_data_key_if_present(version);
+
+		if (key)
+			fps[n++] = PointerGetDatum(fingerprint_under(key, plain, len));
+	}
+	return PointerGetDatum(construct_array(fps, n, BYTEAOID, -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(autodebit_reseal);
+
+/*
+ * SQL: autodebit._reseal(sealed, aad) -> (sealed, fingerprint): the token sealed again under
+ * the current data key, and its fingerprint under that key.  The plaintext stays in C.
+ */
+Datum
+autodebit_reseal(PG_FUNCTION_ARGS)
+{
+	bytea	   *sealed = PG_GETARG_BYTEA_PP(0);
+	char	   *aad = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	size_t		len;
+	char	   *plain;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "autodebit._reseal must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	plain = vault_open(sealed, aad, &len);
+	values[0] = PointerGetDatum(vault_seal(plain, len, aad));
+	values[1] = PointerGetDatum(vault_fingerprint(plain, len));
+	explicit_bzero(plain, len);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /* SQL: autodebit._random_id(nbytes) -> hex of nbytes strong random bytes. */

@@ -56,10 +56,11 @@ short_gateway=$gateway
 gateway=$plain_gateway
 
 # The temporary instance listens on 127.0.0.1:$pg_port; the notification receiver, started
-# first, connects to it when it is up (and again after any restart).
+# first, connects to it when it is up (and again after any restart), as the plain role
+# "notifyd" (a member of autodebit_notify only) that sql/00_setup creates.
 pg_port=$(free_port)
 "$repo/notifyd/autodebit-notifyd" --listen 127.0.0.1:0 --path-prefix /notify/ \
-	--db "host=127.0.0.1 port=$pg_port dbname=regression user=$server_user connect_timeout=5" \
+	--db "host=127.0.0.1 port=$pg_port dbname=regression user=notifyd connect_timeout=5" \
 	> "$work/notifyd.out" 2> "$work/notifyd.log" &
 notifyd_pid=$!
 sandbox_pids="$sandbox_pids $notifyd_pid"
