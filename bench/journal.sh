@@ -28,7 +28,7 @@ start_sandbox --default-balance 1000000000000
 chown -R "$server_user" "$work"
 on() { as_server "$ad_bindir/psql" -X -q -At -h "$work" -p "$1" -U postgres -d postgres "${@:2}"; }
 
-as_server "$ad_bindir/initdb" -D "$work/primary" -A trust -U postgres >/dev/null
+as_server "$ad_bindir/initdb" -D "$work/primary" $ad_initdb_flags >/dev/null
 cat >> "$work/primary/postgresql.conf" <<EOF
 listen_addresses = ''
 port = 5611

@@ -4,12 +4,18 @@
 # builds, runs, prints each step and its result, and cleans up.
 #
 #   scripts/demo.sh
+#   AUTODEBIT_INSTALLED=1 scripts/demo.sh   use the installed extension and autodebit-sandbox
+#                                           (the Debian packages, say): build and install nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
-make -s all >/dev/null
-if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; fi
+if [ -z "${AUTODEBIT_INSTALLED:-}" ]; then
+	scripts/install-deps.sh
+	make -s all >/dev/null
+	if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; fi
+else
+	sandbox_bin=$(command -v autodebit-sandbox)
+fi
 
 work=$(mktemp -d /tmp/autodebit-demo.XXXXXX)
 chmod 755 "$work"

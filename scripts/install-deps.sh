@@ -11,6 +11,7 @@ packages=(
 	libssl-dev libcurl4-openssl-dev         # the extension and the sandbox: TLS, HTTP
 	libmicrohttpd-dev libjansson-dev        # the sandbox acquirer: HTTP server, JSON
 	wrk                                     # bench/: load generator
+	debhelper fakeroot postgresql-server-dev-all  # debian/: the packages (pg_buildext)
 )
 
 missing=()

@@ -4,10 +4,15 @@
 # Each function works in the directory $work (set by the caller) and, as root, runs the
 # PostgreSQL server as the unprivileged "postgres" user (PostgreSQL refuses root).
 
-ad_bindir=$(pg_config --bindir)
+ad_bindir=$(${PG_CONFIG:-pg_config} --bindir)
 
+# Every cluster here is UTF-8 with the C locale, whatever the caller's LANG or LC_ALL (initdb
+# fails on a locale the machine does not have, and the suite's expected output is in C order).
+ad_initdb_flags="-E UTF8 --locale=C -A trust -U postgres"
+
+# (from / : a command run as the server user must not start in a directory it cannot enter)
 if [ "$(id -u)" -eq 0 ]; then
-	as_server() { runuser -u postgres -- "$@"; }
+	as_server() { (cd / && runuser -u postgres -- "$@"); }
 	server_user=postgres
 else
 	as_server() { "$@"; }
@@ -66,7 +71,7 @@ start_sandbox() {
 # autodebit.key_directory = $work/keys and any extra settings given as arguments.
 start_cluster() {
 	chown -R "$server_user" "$work"
-	as_server "$ad_bindir/initdb" -D "$work/data" -A trust -U postgres >/dev/null
+	as_server "$ad_bindir/initdb" -D "$work/data" $ad_initdb_flags >/dev/null
 	{
 		echo "listen_addresses = ''"
 		echo "port = ${cluster_port:-5499}"

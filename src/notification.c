@@ -11,6 +11,7 @@
 #include "autodebit.h"
 
 #include "antsig.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -47,6 +48,11 @@ autodebit_open_notification(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "autodebit._open_notification must return a composite type");
+	if (tupdesc->natts != 5 || get_fn_expr_argtype(fcinfo->flinfo, 5) != BYTEAOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the autodebit extension's SQL objects are older than its library"),
+				 errhint("Run ALTER EXTENSION autodebit UPDATE.")));
 	tupdesc = BlessTupleDesc(tupdesc);
 	values[0] = BoolGetDatum(false);
 	for (int i = 0; i < 6; i++)

@@ -3,6 +3,9 @@
 # instance, against a sandbox acquirer started for the run.
 #
 #   test/regress.sh [test ...]      (default: every sql/*.sql, in order)
+#   AUTODEBIT_FROM=0.1 test/regress.sh
+#                                   the same on an extension created at version 0.1 and then
+#                                   updated (ALTER EXTENSION autodebit UPDATE) before the suite
 #
 # Needs: the extension installed (make install), sandbox/autodebit-sandbox built.
 # PostgreSQL refuses to run as root, so as root the server runs as the "postgres" user.
@@ -92,6 +95,7 @@ autodebit_test.acquirer_key_b64 = '$(acquirer_key_b64)'
 autodebit_test.acquirer_key_pem_file = '$work/acquirer/sandbox.pub'
 autodebit_test.log_file = '$work/log/postgresql.log'
 autodebit_test.bindir = '$bindir'
+autodebit_test.repo = '$repo'
 EOF
 
 mkdir -p "$work/in" "$work/out"
@@ -105,11 +109,30 @@ else
 	for f in "$repo"/sql/*.sql; do tests+=("$(basename "$f" .sql)"); done
 fi
 
+load=(--load-extension=autodebit)
+if [ -n "${AUTODEBIT_FROM:-}" ]; then
+	# the suite's first file creates the old version and updates it
+	load=()
+	from_test=00_from_${AUTODEBIT_FROM//./_}
+	from_sql="SET client_min_messages = warning;
+CREATE EXTENSION autodebit VERSION '$AUTODEBIT_FROM';
+ALTER EXTENSION autodebit UPDATE;
+RESET client_min_messages;
+SELECT extversion FROM pg_extension WHERE extname = 'autodebit';"
+	printf '%s\n' "$from_sql" > "$work/in/sql/$from_test.sql"
+	{ printf '%s\n' "$from_sql" | head -4
+	  printf 'SELECT extversion FROM pg_extension WHERE extname = '"'"'autodebit'"'"';\n extversion \n------------\n %s\n(1 row)\n\n' \
+		"$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/autodebit.control")"
+	} > "$work/in/expected/$from_test.out"
+	chown "$server_user" "$work/in/sql/$from_test.sql" "$work/in/expected/$from_test.out"
+	tests=("$from_test" "${tests[@]}")
+fi
+
 status=0
 as_server "$pg_regress" --inputdir="$work/in" --outputdir="$work/out" \
 	--temp-instance="$work/out/tmp_check" --temp-config="$work/regress.conf" \
-	--bindir="$bindir" --host=127.0.0.1 --port="$pg_port" \
-	--load-extension=autodebit --load-extension=dblink \
+	--bindir="$bindir" --host=127.0.0.1 --port="$pg_port" --encoding=UTF8 --no-locale \
+	"${load[@]}" --load-extension=dblink \
 	"${tests[@]}" || status=$?
 
 if [ $status -ne 0 ]; then

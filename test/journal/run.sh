@@ -89,7 +89,7 @@ verdict() {	# verdict NODE: the torture run's comparison, database against the s
 }
 
 # --- a primary and a synchronous standby -------------------------------------------------
-as_server "$ad_bindir/initdb" -D "$work/primary" -A trust -U postgres >/dev/null
+as_server "$ad_bindir/initdb" -D "$work/primary" $ad_initdb_flags >/dev/null
 conf primary
 start primary
 on primary -c "CREATE EXTENSION autodebit" >/dev/null

@@ -1,0 +1,300 @@
+-- Calling the acquirer and recording what a payment answer settles.
+-- Replayable: included in the install script and in every update script.
+
+-- Call one acquirer API for a merchant and log the exchange (never a secret).
+CREATE OR REPLACE FUNCTION autodebit._call(m autodebit.merchant, api text, request_id text, body jsonb,
+		secret bytea DEFAULT NULL, secret_aad text DEFAULT NULL, seal_aad text DEFAULT NULL,
+		meta jsonb DEFAULT NULL)
+	RETURNS autodebit.exchange_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	x autodebit.exchange_result;
+BEGIN
+	x := autodebit._exchange(m.client_id, m.gateway_url, m.private_key_file,
+							 m.acquirer_public_key, m.key_version, api, request_id, body,
+							 secret, secret_aad, seal_aad, meta);
+	INSERT INTO autodebit.exchange_log (merchant_id, api, request_id, http_status, outcome,
+										result_code, result_status, result_message, latency_ms, error)
+	VALUES (m.id, api, request_id, x.http_status, x.outcome, x.result_code, x.result_status,
+			x.result_message, x.latency_ms, x.error);
+	RETURN x;
+END
+$$;
+
+-- Raise the error for a consult/applyToken/revoke call that did not succeed.
+CREATE OR REPLACE FUNCTION autodebit._raise_not_done(what text, x autodebit.exchange_result, retry_hint text)
+	RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF x.outcome = 'F' THEN
+		RAISE EXCEPTION '% was refused by the acquirer: %', what, x.result_code
+			USING ERRCODE = 'ZD301', DETAIL = coalesce(x.result_message, ''),
+				  HINT = 'This request will not succeed as it is; see the result code.';
+	END IF;
+	RAISE EXCEPTION 'the outcome of % is unknown', what
+		USING ERRCODE = 'ZD302',
+			  DETAIL = coalesce(x.error, x.result_code || ': ' || coalesce(x.result_message, '')),
+			  HINT = retry_hint;
+END
+$$;
+
+-- A payment row as the API returns it.
+-- (PL/pgSQL rather than SQL: its plan is cached for the session, which the hot path wants.)
+CREATE OR REPLACE FUNCTION autodebit._payment_row(pid bigint) RETURNS autodebit.payments
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r autodebit.payments;
+BEGIN
+	SELECT * INTO r FROM autodebit.payments v WHERE v.id = pid;
+	RETURN r;
+END
+$$;
+
+-- An agreement row as the API returns it.
+CREATE OR REPLACE FUNCTION autodebit._agreement_row(aid bigint) RETURNS autodebit.agreements
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r autodebit.agreements;
+BEGIN
+	SELECT * INTO r FROM autodebit.agreements v WHERE v.id = aid;
+	RETURN r;
+END
+$$;
+
+-- Move a payment to a new status, if autodebit.transition allows it (a late or replayed answer
+-- for a final payment changes nothing).  A SUCCESS for an order that already has a kept
+-- SUCCESS is a second debit: it is recorded as it is, with the decision to give it back.
+-- Returns whether the row changed.
+CREATE OR REPLACE FUNCTION autodebit._set_payment_status(pid bigint, new_status text, code text, message text,
+		antom_payment_id text DEFAULT NULL, paid_at timestamptz DEFAULT NULL,
+		acquirer_amount bigint DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	duplicate boolean := false;
+	cur autodebit.payment;
+BEGIN
+	IF new_status = 'SUCCESS' THEN
+		SELECT * INTO cur FROM autodebit.payment WHERE id = pid;
+		SELECT true INTO duplicate FROM autodebit.payment o
+		WHERE o.merchant_id = cur.merchant_id AND o.order_ref = cur.order_ref
+		  AND o.id <> cur.id AND o.status = 'SUCCESS' AND o.cancel_wanted IS NULL;
+		duplicate := coalesce(duplicate, false);
+		-- what an operator must look at: the acquirer contradicts a final FAIL, or holds
+		-- another amount than the one recorded (the id went out before with other fields)
+		IF cur.status = 'FAIL' THEN
+			PERFORM autodebit._item_failed('payment', cur.payment_request_id, cur.merchant_id, 'ZD503',
+				'the acquirer says SUCCESS for a payment recorded as FAIL' || coalesce(' (' || cur.result_code || ')', ''));
+		ELSIF acquirer_amount IS NOT NULL AND acquirer_amount <> cur.amount_minor
+			  AND autodebit._may('payment', cur.status, 'SUCCESS') AND cur.status <> 'SUCCESS' THEN
+			PERFORM autodebit._item_failed('payment', cur.payment_request_id, cur.merchant_id, 'ZD503',
+				format('the acquirer holds %s, not the %s recorded; the row now says %s', acquirer_amount,
+					   cur.amount_minor, acquirer_amount));
+			UPDATE autodebit.payment t SET amount_minor = acquirer_amount WHERE t.id = pid;
+		END IF;
+	END IF;
+	UPDATE autodebit.payment p SET
+		status = new_status,
+		result_code = coalesce(code, p.result_code),
+		result_message = coalesce(message, p.result_message),
+		payment_id = coalesce(antom_payment_id, p.payment_id),
+		payment_time = CASE WHEN new_status = 'SUCCESS' THEN coalesce(paid_at, p.payment_time, now())
+							ELSE p.payment_time END,
+		cancel_time = CASE WHEN new_status = 'CANCELLED' THEN now() ELSE p.cancel_time END,
+		cancel_wanted = CASE WHEN duplicate THEN coalesce(p.cancel_wanted, 'duplicate') ELSE p.cancel_wanted END,
+		cancel_decided_at = CASE WHEN duplicate THEN coalesce(p.cancel_decided_at, now()) ELSE p.cancel_decided_at END,
+		completed_at = CASE WHEN new_status IN ('SUCCESS', 'FAIL', 'CANCELLED') THEN now() END,
+		next_check_at = CASE WHEN duplicate THEN now()
+							 WHEN new_status IN ('PROCESSING', 'UNKNOWN', 'SENDING')
+							 THEN coalesce(p.next_check_at, now())
+							 ELSE p.next_check_at END,
+		claimed_run = CASE WHEN new_status = 'QUEUED' THEN NULL ELSE p.claimed_run END,
+		updated_at = now()
+	WHERE p.id = pid AND autodebit._may('payment', p.status, new_status)
+	  AND NOT (p.status = new_status AND new_status IN ('SUCCESS', 'FAIL', 'CANCELLED'));
+	RETURN FOUND;
+END
+$$;
+
+-- An acquirer amount ({"currency", "value"}) in minor units, or NULL when it is not one.
+CREATE OR REPLACE FUNCTION autodebit._amount(a jsonb) RETURNS bigint LANGUAGE sql IMMUTABLE AS
+$$ SELECT CASE WHEN a->>'value' ~ '^[0-9]{1,18}$' THEN (a->>'value')::bigint END $$;
+
+-- The status a pay answer means.  Only a definite F is FAIL: REPEAT_REQ_INCONSISTENT says the
+-- id went out before with other key fields (a rolled-back send with an older token, say), and
+-- that first request may have debited.  A throttled request was not carried out; a run sends
+-- it again (QUEUED), a sync pay leaves it UNKNOWN for the caller to retry.
+CREATE OR REPLACE FUNCTION autodebit._pay_status(x autodebit.exchange_result, requeue_throttled boolean) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE x.outcome
+		WHEN 'S' THEN 'SUCCESS'
+		WHEN 'F' THEN CASE WHEN x.result_code = 'REPEAT_REQ_INCONSISTENT' THEN 'UNKNOWN' ELSE 'FAIL' END
+		WHEN 'U' THEN CASE WHEN x.result_code = 'PAYMENT_IN_PROCESS' THEN 'PROCESSING'
+						   WHEN x.result_code = 'REQUEST_TRAFFIC_EXCEED_LIMIT' AND requeue_throttled THEN 'QUEUED'
+						   ELSE 'UNKNOWN' END
+		ELSE 'UNKNOWN' END
+$$;
+
+-- Record a pay answer on its payment (through the state machine above).
+CREATE OR REPLACE FUNCTION autodebit._apply_pay_result(pid bigint, x autodebit.exchange_result,
+		requeue_throttled boolean DEFAULT false) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM autodebit._set_payment_status(pid, autodebit._pay_status(x, requeue_throttled),
+		x.result_code, coalesce(x.result_message, x.error),
+		x.body->>'paymentId', autodebit._time(x.body->>'paymentTime'), autodebit._amount(x.body->'paymentAmount'));
+END
+$$;
+
+-- The back-off before an unsettled item is looked at again: 5 s doubling, at most
+-- autodebit.max_check_interval (10 minutes unless set).
+CREATE OR REPLACE FUNCTION autodebit._backoff(checks integer) RETURNS interval LANGUAGE sql STABLE AS
+$$ SELECT least(coalesce(current_setting('autodebit.max_check_interval', true), '600s')::interval,
+				interval '5 seconds' * power(2, least(checks, 10))) $$;
+
+-- Record an inquiryPayment answer.  ORDER_NOT_EXIST means "never received" only once the
+-- acquirer would have closed the payment (autodebit.order_close_grace after sending).
+CREATE OR REPLACE FUNCTION autodebit._apply_inquiry(p autodebit.payment, x autodebit.exchange_result) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	st text := x.body->>'paymentStatus';
+BEGIN
+	IF x.outcome = 'S' AND st IN ('SUCCESS', 'FAIL', 'CANCELLED') THEN
+		PERFORM autodebit._set_payment_status(p.id, st,
+			coalesce(x.body->>'paymentResultCode', CASE WHEN st = 'SUCCESS' THEN 'SUCCESS' END),
+			x.body->>'paymentResultMessage', x.body->>'paymentId', autodebit._time(x.body->>'paymentTime'),
+			autodebit._amount(x.body->'paymentAmount'));
+	ELSIF x.outcome = 'S' AND st IN ('PROCESSING', 'PENDING') THEN
+		PERFORM autodebit._set_payment_status(p.id, 'PROCESSING', 'PAYMENT_IN_PROCESS', 'inquiry: ' || st,
+											  x.body->>'paymentId');
+	ELSIF x.outcome = 'F' AND x.result_code = 'ORDER_NOT_EXIST' AND p.sent_at IS NOT NULL
+		  AND p.sent_at < now() - coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval THEN
+		PERFORM autodebit._set_payment_status(p.id, 'FAIL', 'ORDER_NOT_EXIST',
+			'the acquirer never received this payment');
+	END IF;
+	UPDATE autodebit.payment t SET checks = t.checks + 1,
+		next_check_at = CASE WHEN t.status IN ('PROCESSING', 'UNKNOWN', 'SENDING')
+			THEN now() + autodebit._backoff(t.checks)
+			END
+	WHERE t.id = p.id;
+END
+$$;
+
+-- A new payment attempt row for an order (status QUEUED or SENDING).
+CREATE OR REPLACE FUNCTION autodebit._new_payment(m autodebit.merchant, a autodebit.agreement, order_ref text,
+		attempt integer, amount_minor bigint, currency text, description text, deferred boolean)
+	RETURNS autodebit.payment
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	prid text;
+	env jsonb;
+	body jsonb;
+	p autodebit.payment;
+BEGIN
+	IF a.terminal_type = 'MINI_APP' AND m.app_id IS NULL THEN
+		RAISE EXCEPTION 'merchant "%" has no app_id', m.client_id
+			USING ERRCODE = 'ZD001',
+				  DETAIL = 'Antom requires the mini program appId to debit a MINI_APP authorization.',
+				  HINT = 'Set it with autodebit_merchant_set(..., app_id => ''...'').';
+	END IF;
+	prid := 'ad_' || left(encode(sha256(convert_to(m.client_id || '/' || order_ref, 'UTF8')), 'hex'), 40)
+			|| '_' || attempt;
+	env := jsonb_build_object('terminalType', a.terminal_type);
+	body := jsonb_strip_nulls(jsonb_build_object(
+		'productCode', 'AGREEMENT_PAYMENT',
+		'paymentRequestId', prid,
+		'paymentAmount', jsonb_build_object('currency', currency, 'value', amount_minor::text),
+		'paymentMethod', jsonb_build_object('paymentMethodType', a.customer_belongs_to,
+											'paymentMethodId', '@@autodebit_secret@@'),
+		'order', jsonb_build_object(
+			'referenceOrderId', order_ref,
+			'orderDescription', description,
+			'orderAmount', jsonb_build_object('currency', currency, 'value', amount_minor::text),
+			'env', env),
+		'env', env,
+		'appId', CASE WHEN a.terminal_type = 'MINI_APP' THEN m.app_id END,
+		'paymentNotifyUrl', m.payment_notify_url));
+	INSERT INTO autodebit.payment (merchant_id, payment_request_id, order_ref, attempt, customer_ref,
+								   customer_belongs_to, agreement_id, amount_minor, currency,
+								   description, status, request_body, token_enc, token_aad)
+	VALUES (m.id, prid, order_ref, attempt, a.customer_ref, a.customer_belongs_to, a.id, amount_minor,
+			currency, description, CASE WHEN deferred THEN 'QUEUED' ELSE 'SENDING' END,
+			body, a.access_token_enc, 'agreement:' || a.id || ':access')
+	ON CONFLICT ON CONSTRAINT payment_merchant_id_order_ref_attempt_key DO NOTHING
+	RETURNING * INTO p;
+	IF p.id IS NULL THEN
+		-- another session created this attempt first (and committed): that one is the payment
+		SELECT * INTO p FROM autodebit.payment t
+		WHERE t.merchant_id = m.id AND t.order_ref = order_ref AND t.attempt = attempt;
+	END IF;
+	RETURN p;
+END
+$$;
+
+-- What the journal records about a pay request beside its body, so that reconcile can adopt it
+-- as a payment row if its transaction rolls back (one definition for every sender).
+CREATE OR REPLACE FUNCTION autodebit._pay_meta(p autodebit.payment) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('merchantId', p.merchant_id, 'agreementId', p.agreement_id,
+							 'customerRef', p.customer_ref, 'orderRef', p.order_ref, 'attempt', p.attempt) $$;
+
+-- Send (or re-send, byte for byte) a payment's request and record the answer.  An orphan adopted
+-- without its agreement has no token to send again: it is asked about instead.
+CREATE OR REPLACE FUNCTION autodebit._send_payment(m autodebit.merchant, p autodebit.payment)
+	RETURNS autodebit.payment
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	res autodebit.exchange_result;
+BEGIN
+	IF p.token_enc IS NULL THEN
+		RETURN autodebit._inquire(m, p);
+	END IF;
+	-- sent_at is the latest send: "never received" is judged from it
+	UPDATE autodebit.payment t SET status = CASE WHEN t.status = 'QUEUED' THEN 'SENDING' ELSE t.status END,
+		   sent_at = clock_timestamp(), updated_at = now()
+	WHERE t.id = p.id;
+	res := autodebit._call(m, 'pay', p.payment_request_id, p.request_body, p.token_enc, p.token_aad,
+						   meta => autodebit._pay_meta(p));
+	PERFORM autodebit._apply_pay_result(p.id, res);
+	SELECT * INTO p FROM autodebit.payment WHERE id = p.id;
+	RETURN p;
+END
+$$;
+
+-- Refresh an agreement's access token with its refresh token (applyToken REFRESH_TOKEN).
+-- Returns 'refreshed', 'expired' (the agreement is now EXPIRED) or 'unknown'.
+CREATE OR REPLACE FUNCTION autodebit._refresh(m autodebit.merchant, a autodebit.agreement) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	res autodebit.exchange_result;
+BEGIN
+	IF a.refresh_token_enc IS NULL OR a.refresh_token_expires_at < now() THEN
+		UPDATE autodebit.agreement g SET status = 'EXPIRED', ended_at = now(), updated_at = now(),
+			   end_reason = 'the access token expired and no valid refresh token remains'
+		WHERE g.id = a.id AND g.status = 'ACTIVE';
+		RETURN 'expired';
+	END IF;
+	res := autodebit._call(m, 'applyToken', NULL,
+						   jsonb_build_object('grantType', 'REFRESH_TOKEN',
+											  'customerBelongsTo', a.customer_belongs_to,
+											  'refreshToken', '@@autodebit_secret@@'),
+						   a.refresh_token_enc, 'agreement:' || a.id || ':refresh', 'agreement:' || a.id);
+	IF res.outcome = 'S' AND res.access_token_enc IS NOT NULL THEN
+		UPDATE autodebit.agreement g SET access_token_enc = res.access_token_enc,
+			   access_token_fp = res.access_token_fp,
+			   access_token_expires_at = autodebit._time(res.body->>'accessTokenExpiryTime'),
+			   refresh_token_enc = coalesce(res.refresh_token_enc, g.refresh_token_enc),
+			   refresh_token_expires_at = coalesce(autodebit._time(res.body->>'refreshTokenExpiryTime'),
+												   g.refresh_token_expires_at),
+			   updated_at = now()
+		WHERE g.id = a.id;
+		RETURN 'refreshed';
+	ELSIF res.outcome = 'F' THEN
+		UPDATE autodebit.agreement g SET status = 'EXPIRED', ended_at = now(), updated_at = now(),
+			   end_reason = 'the acquirer refused the refresh token: ' || res.result_code
+		WHERE g.id = a.id AND g.status = 'ACTIVE';
+		RETURN 'expired';
+	END IF;
+	RETURN 'unknown';
+END
+$$;

@@ -1,0 +1,403 @@
+-- autodebit_run(): the procedure pg_cron calls.
+-- Replayable: included in the install script and in every update script.
+
+-- Start a run: its row, and rows a dead run left SENDING become UNKNOWN (reconcile resolves them).
+CREATE OR REPLACE FUNCTION autodebit._run_begin() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rid bigint;
+	n integer;
+BEGIN
+	-- runs whose backend is gone, and earlier runs of this very backend (one that raised and left
+	-- its row open), are over
+	UPDATE autodebit.run r SET finished_at = clock_timestamp()
+	WHERE r.finished_at IS NULL
+	  AND (r.pid = pg_backend_pid()
+		   OR NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = r.pid AND a.backend_start = r.backend_start));
+	WITH orphaned AS (
+		UPDATE autodebit.payment p SET status = 'UNKNOWN', result_message = 'the run sending it ended without an answer',
+			   next_check_at = now(), updated_at = now()
+		WHERE p.status = 'SENDING' AND p.claimed_run IS NOT NULL
+		  AND p.claimed_run IN (SELECT r.id FROM autodebit.run r WHERE r.finished_at IS NOT NULL)
+		RETURNING 1)
+	SELECT count(*) INTO n FROM orphaned;
+	INSERT INTO autodebit.run (pid, backend_start, recovered)
+	SELECT pg_backend_pid(), a.backend_start, n FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()
+	RETURNING id INTO rid;
+	RETURN rid;
+END
+$$;
+
+-- Open the periods that have fallen due and queue their debits (and due retries).
+CREATE OR REPLACE FUNCTION autodebit._schedules_open(run_id bigint) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s autodebit.schedule;
+	pr autodebit.schedule_period;
+	m autodebit.merchant;
+	a autodebit.agreement;
+	now_ timestamptz := autodebit._now();
+	opened integer := 0;
+	k integer;
+	last_attempt integer;
+	st text;
+	msg text;
+BEGIN
+	FOR s IN SELECT * FROM autodebit.schedule WHERE status IN ('ACTIVE', 'PAST_DUE')
+			 AND autodebit._due(starts_at, every, next_period) <= now_ ORDER BY id FOR UPDATE SKIP LOCKED LOOP
+		k := s.next_period;
+		WHILE autodebit._due(s.starts_at, s.every, k) <= now_ LOOP
+			INSERT INTO autodebit.schedule_period (schedule_id, period, due_at, status)
+			VALUES (s.id, k, autodebit._due(s.starts_at, s.every, k),
+					CASE WHEN NOT s.catch_up AND autodebit._due(s.starts_at, s.every, k + 1) <= now_
+						 THEN 'SKIPPED' ELSE 'OPEN' END)
+			ON CONFLICT DO NOTHING;
+			k := k + 1;
+		END LOOP;
+		UPDATE autodebit.schedule SET next_period = k, updated_at = now() WHERE id = s.id;
+	END LOOP;
+
+	-- a debit for each open period, and for each retry that is due, unless one is on its way
+	FOR pr IN SELECT p.* FROM autodebit.schedule_period p JOIN autodebit.schedule sc ON sc.id = p.schedule_id
+			  WHERE sc.status IN ('ACTIVE', 'PAST_DUE')
+				AND (p.status = 'OPEN' OR (p.status = 'RETRY' AND p.next_attempt_at <= now_))
+				AND NOT EXISTS (SELECT FROM autodebit.payment x
+								WHERE x.merchant_id = sc.merchant_id AND x.order_ref = 'schedule-' || sc.id || '-' || p.period
+								  AND x.status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN', 'SUCCESS'))
+			  ORDER BY p.due_at FOR UPDATE OF p SKIP LOCKED LOOP
+		SELECT * INTO s FROM autodebit.schedule WHERE id = pr.schedule_id;
+		SELECT * INTO m FROM autodebit.merchant WHERE id = s.merchant_id;
+		BEGIN
+			a := autodebit._active_agreement(m.id, s.customer_ref, s.customer_belongs_to);
+			SELECT coalesce(max(x.attempt), 0) INTO last_attempt FROM autodebit.payment x
+			WHERE x.merchant_id = m.id AND x.order_ref = 'schedule-' || s.id || '-' || pr.period;
+			PERFORM autodebit._new_payment(m, a, 'schedule-' || s.id || '-' || pr.period, last_attempt + 1,
+										   s.amount_minor, s.currency,
+										   s.description || ' (' || to_char(pr.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')',
+										   true);
+			opened := opened + 1;
+		EXCEPTION
+			WHEN SQLSTATE 'ZD201' OR SQLSTATE 'ZD204' THEN
+				-- no agreement to debit: final for this period; the schedule stops
+				UPDATE autodebit.schedule_period SET status = 'FAILED', last_result_code = 'NO_ACTIVE_AGREEMENT',
+					   updated_at = now() WHERE schedule_id = pr.schedule_id AND period = pr.period;
+				UPDATE autodebit.schedule SET status = 'SUSPENDED', updated_at = now()
+				WHERE id = s.id AND status IN ('ACTIVE', 'PAST_DUE');
+			WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+				PERFORM autodebit._item_failed('period', 'schedule-' || s.id || '-' || pr.period, m.id, st, msg);
+		END;
+	END LOOP;
+	UPDATE autodebit.run SET periods_opened = periods_opened + opened WHERE id = run_id;
+	RETURN opened;
+END
+$$;
+
+-- Settle periods whose latest payment is final: PAID, or a retry per the plan, or FAILED.
+CREATE OR REPLACE FUNCTION autodebit._schedules_settle() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT p.schedule_id, p.period, p.failures, s.retry_plan, x.status AS pay_status,
+					x.result_code, x.completed_at
+			 FROM autodebit.schedule_period p
+			 JOIN autodebit.schedule s ON s.id = p.schedule_id
+			 JOIN LATERAL (SELECT * FROM autodebit.payment y
+						   WHERE y.merchant_id = s.merchant_id AND y.order_ref = 'schedule-' || s.id || '-' || p.period
+						   ORDER BY y.attempt DESC LIMIT 1) x ON true
+			 WHERE p.status IN ('OPEN', 'RETRY') AND x.status IN ('SUCCESS', 'FAIL', 'CANCELLED')
+			   AND (p.status = 'OPEN' OR p.next_attempt_at <= autodebit._now())
+			 FOR UPDATE OF p LOOP
+		IF r.pay_status = 'SUCCESS' THEN
+			UPDATE autodebit.schedule_period SET status = 'PAID', last_result_code = 'SUCCESS', updated_at = now()
+			WHERE schedule_id = r.schedule_id AND period = r.period;
+			UPDATE autodebit.schedule SET status = 'ACTIVE', updated_at = now()
+			WHERE id = r.schedule_id AND status = 'PAST_DUE';
+		ELSIF autodebit._retryable(coalesce(r.result_code, r.pay_status)) AND r.failures < cardinality(r.retry_plan) THEN
+			UPDATE autodebit.schedule_period SET status = 'RETRY', failures = r.failures + 1,
+				   next_attempt_at = autodebit._now() + r.retry_plan[r.failures + 1],
+				   last_result_code = r.result_code, updated_at = now()
+			WHERE schedule_id = r.schedule_id AND period = r.period;
+			UPDATE autodebit.schedule SET status = 'PAST_DUE', updated_at = now()
+			WHERE id = r.schedule_id AND status = 'ACTIVE';
+		ELSE
+			UPDATE autodebit.schedule_period SET status = 'FAILED', failures = r.failures + 1,
+				   last_result_code = r.result_code, updated_at = now()
+			WHERE schedule_id = r.schedule_id AND period = r.period;
+			UPDATE autodebit.schedule SET status = 'SUSPENDED', updated_at = now()
+			WHERE id = r.schedule_id AND status IN ('ACTIVE', 'PAST_DUE');
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Claim up to batch_size queued payments for this run (committed by the caller before sending).
+-- SKIP LOCKED: two runs never claim the same payment.  A claim takes the agreement's current token.
+CREATE OR REPLACE FUNCTION autodebit._run_claim(run_id bigint, batch_size integer) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n integer;
+BEGIN
+	WITH c AS (
+		SELECT p.id FROM autodebit.payment p WHERE p.status = 'QUEUED' AND p.cancel_wanted IS NULL
+		ORDER BY p.id LIMIT batch_size FOR UPDATE SKIP LOCKED),
+	claimed AS (
+		UPDATE autodebit.payment p SET status = 'SENDING', claimed_run = run_id, sent_at = clock_timestamp(),
+			   updated_at = now(),
+			   -- a request never sent may take the current token; one sent before keeps its bytes
+			   token_enc = CASE WHEN p.sent_at IS NULL THEN a.access_token_enc ELSE p.token_enc END
+		FROM c, autodebit.agreement a
+		WHERE p.id = c.id AND a.id = p.agreement_id
+		RETURNING 1)
+	SELECT count(*) INTO n FROM claimed;
+	UPDATE autodebit.run SET claimed = claimed + n WHERE id = run_id;
+	RETURN n;
+END
+$$;
+
+-- Send everything this run claimed, concurrently, and record each answer.  Each merchant's
+-- batch is isolated: if one raises, the error is recorded and its payments are sent one by one
+-- (one that raises again becomes UNKNOWN, and inquiry settles it); the other merchants' batches
+-- go on.
+CREATE OR REPLACE FUNCTION autodebit._run_send(run_id bigint) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	m autodebit.merchant;
+	p autodebit.payment;
+	sent integer := 0;
+	st text;
+	msg text;
+	in_flight integer := coalesce(current_setting('autodebit.max_in_flight', true), '200')::int;
+	rps integer := coalesce(current_setting('autodebit.requests_per_second', true), '0')::int;
+BEGIN
+	FOR m IN SELECT * FROM autodebit.merchant WHERE id IN
+			 (SELECT merchant_id FROM autodebit.payment WHERE claimed_run = run_id AND status = 'SENDING') LOOP
+		BEGIN
+			sent := sent + autodebit._run_send_merchant(run_id, m, in_flight, rps);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._item_failed('batch', m.client_id || ' in run ' || run_id, m.id, st, msg);
+			-- one by one instead (the same id, body and token: sending again is safe), so that
+			-- the payment that raised is the only one held back
+			FOR p IN SELECT * FROM autodebit.payment t
+					 WHERE t.claimed_run = run_id AND t.status = 'SENDING' AND t.merchant_id = m.id LOOP
+				BEGIN
+					PERFORM autodebit._send_payment(m, p);
+					sent := sent + 1;
+				EXCEPTION WHEN OTHERS THEN
+					GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+					PERFORM autodebit._item_failed('payment', p.payment_request_id, m.id, st, msg);
+					UPDATE autodebit.payment t SET status = 'UNKNOWN', result_message = 'not sent: ' || left(msg, 200),
+						   next_check_at = now(), updated_at = now()
+					WHERE t.id = p.id;
+				END;
+			END LOOP;
+		END;
+	END LOOP;
+	RETURN sent;
+END
+$$;
+
+-- Send one merchant's claimed payments of a run as one batch and record each answer.
+CREATE OR REPLACE FUNCTION autodebit._run_send_merchant(run_id bigint, m autodebit.merchant, in_flight integer, rps integer)
+	RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n integer;
+BEGIN
+	-- never trust a pg_temp table the caller may have made first (the caller is a definer)
+	DROP TABLE IF EXISTS pg_temp.run_batch, pg_temp.run_results;
+	CREATE TEMP TABLE run_batch (i integer, payment_id bigint) ON COMMIT DROP;
+	INSERT INTO pg_temp.run_batch
+	SELECT row_number() OVER (ORDER BY p.id), p.id FROM autodebit.payment p
+	WHERE p.claimed_run = run_id AND p.status = 'SENDING' AND p.merchant_id = m.id;
+
+	CREATE TEMP TABLE run_results ON COMMIT DROP AS
+		SELECT * FROM autodebit._exchange_many(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+											   NULL, NULL, NULL, NULL) WITH NO DATA;
+	INSERT INTO pg_temp.run_results
+	SELECT * FROM autodebit._exchange_many(m.client_id, m.gateway_url, m.private_key_file,
+		m.acquirer_public_key, m.key_version, 'pay',
+		(SELECT array_agg(p.payment_request_id ORDER BY b.i) FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
+		(SELECT array_agg(p.request_body ORDER BY b.i) FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
+		(SELECT array_agg(p.token_enc ORDER BY b.i) FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
+		(SELECT array_agg(p.token_aad ORDER BY b.i) FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
+		(SELECT array_agg(autodebit._pay_meta(p) ORDER BY b.i)
+		 FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
+		in_flight, rps);
+
+	INSERT INTO autodebit.exchange_log (merchant_id, api, request_id, http_status, outcome, result_code,
+										result_status, result_message, latency_ms, error)
+	SELECT m.id, 'pay', p.payment_request_id, x.http_status, x.outcome, x.result_code, x.result_status,
+		   x.result_message, x.latency_ms, x.error
+	FROM pg_temp.run_results x JOIN pg_temp.run_batch b USING (i) JOIN autodebit.payment p ON p.id = b.payment_id;
+
+	-- a throttled request was not carried out: it is queued again, same id, for the next batch
+	PERFORM autodebit._apply_pay_result(b.payment_id,
+			ROW(x.outcome, x.result_code, x.result_status, x.result_message, x.http_status, x.body,
+				x.access_token_enc, x.refresh_token_enc, x.access_token_fp, x.latency_ms, x.error)::autodebit.exchange_result,
+			true)
+	FROM pg_temp.run_results x JOIN pg_temp.run_batch b USING (i);
+
+	SELECT count(*) INTO n FROM pg_temp.run_results;
+	UPDATE autodebit.run r SET
+		throttled = r.throttled + (SELECT count(*) FROM pg_temp.run_results WHERE result_code = 'REQUEST_TRAFFIC_EXCEED_LIMIT'),
+		sent = r.sent + n,
+		succeeded = r.succeeded + (SELECT count(*) FROM pg_temp.run_results WHERE outcome = 'S'),
+		failed = r.failed + (SELECT count(*) FROM pg_temp.run_results WHERE outcome = 'F'),
+		unknown = r.unknown + (SELECT count(*) FROM pg_temp.run_results WHERE outcome NOT IN ('S', 'F'))
+	WHERE r.id = run_id;
+	RETURN n;
+END
+$$;
+
+-- Refresh access tokens that expire within autodebit.token_refresh_window.
+CREATE OR REPLACE FUNCTION autodebit._refresh_expiring() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a autodebit.agreement;
+	m autodebit.merchant;
+	n integer := 0;
+BEGIN
+	FOR a IN SELECT * FROM autodebit.agreement g WHERE g.status = 'ACTIVE' AND g.refresh_token_enc IS NOT NULL
+			 AND g.access_token_expires_at < now() + coalesce(current_setting('autodebit.token_refresh_window', true), '3600s')::interval
+			 ORDER BY g.access_token_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED LOOP
+		SELECT * INTO m FROM autodebit.merchant WHERE id = a.merchant_id;
+		IF autodebit._refresh(m, a) = 'refreshed' THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+-- Record a step of autodebit_run() that raised (the run goes on with the next step).
+CREATE OR REPLACE FUNCTION autodebit._step_failed(step text, state text, message text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$ SELECT autodebit._item_failed('step', step, NULL, state, message) $$;
+
+-- Finish a run's row.
+CREATE OR REPLACE FUNCTION autodebit._run_end(run_id bigint) RETURNS autodebit.run
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$ UPDATE autodebit.run SET finished_at = clock_timestamp() WHERE id = run_id RETURNING * $$;
+
+-- autodebit_run() commits, so it cannot carry SET search_path like the functions do; it pins
+-- the path itself at the start of each of its transactions, so that nothing it calls or
+-- compares is looked up in a schema of the caller's (SET LOCAL ends with each transaction).
+CREATE OR REPLACE FUNCTION autodebit._pin_search_path() RETURNS void LANGUAGE sql AS
+$$ SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true) $$;
+
+-- The one procedure pg_cron calls every minute: open due schedule periods, send queued payments
+-- in batches (claims and results each in their own transaction), settle schedules, reconcile
+-- unknowns and orphans, refresh expiring tokens.  Safe to run twice at once, and after a crash.
+CREATE OR REPLACE PROCEDURE autodebit_run(batch_size integer DEFAULT 1000)
+LANGUAGE plpgsql AS $$
+DECLARE
+	run_id bigint;
+	n integer;
+	r autodebit.run;
+	rec record;
+	step record;
+	throttled integer := 0;
+	backoff double precision := 0.25;
+	st pg_catalog.text;			-- qualified: the declarations are read with the caller's path
+	msg pg_catalog.text;
+BEGIN
+	PERFORM autodebit._pin_search_path();
+	IF batch_size IS NULL OR batch_size < 1 THEN
+		RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = '22023';
+	END IF;
+	run_id := autodebit._run_begin();
+	COMMIT;
+	PERFORM autodebit._pin_search_path();
+	-- every step is isolated: one that raises is recorded and the others still run
+	BEGIN
+		PERFORM autodebit._schedules_open(run_id);
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		PERFORM autodebit._step_failed('schedules', st, msg);
+	END;
+	COMMIT;
+	PERFORM autodebit._pin_search_path();
+	LOOP
+		n := autodebit._run_claim(run_id, batch_size);
+		COMMIT;							-- the claim is durable before anything is sent
+		PERFORM autodebit._pin_search_path();
+		EXIT WHEN n = 0;
+		PERFORM autodebit._run_send(run_id);
+		COMMIT;							-- the results, right after the batch
+		PERFORM autodebit._pin_search_path();
+		SELECT * INTO r FROM autodebit.run WHERE id = run_id;
+		RAISE NOTICE 'autodebit_run %: sent % (% succeeded, % failed, % unknown, % throttled)',
+			run_id, r.sent, r.succeeded, r.failed, r.unknown, r.throttled;
+		IF r.throttled > throttled THEN
+			-- the acquirer asked us to slow down: back off before the next batch, doubling to 8 s
+			throttled := r.throttled;
+			PERFORM pg_sleep(backoff);
+			backoff := least(backoff * 2, 8);
+			EXIT WHEN backoff >= 8;		-- leave the rest for the next run
+		END IF;
+	END LOOP;
+	BEGIN
+		PERFORM autodebit._schedules_settle();
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		PERFORM autodebit._step_failed('schedules', st, msg);
+	END;
+	COMMIT;
+	PERFORM autodebit._pin_search_path();
+	-- reconcile in short transactions: no row stays locked for long, and what is settled is kept
+	FOR i IN 1..20 LOOP
+		BEGIN
+			rec := autodebit._reconcile_journal(500);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._step_failed('journal', st, msg);
+			rec := NULL;
+		END;
+		COMMIT;
+		PERFORM autodebit._pin_search_path();
+		EXIT WHEN rec IS NULL OR rec.lines < 500;
+	END LOOP;
+	FOR i IN 1..20 LOOP
+		BEGIN
+			step := autodebit._reconcile_payments(50);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._step_failed('payments', st, msg);
+			step := NULL;
+		END;
+		COMMIT;
+		PERFORM autodebit._pin_search_path();
+		EXIT WHEN step IS NULL OR step.inquired + step.cancelled + step.failed < 50;
+	END LOOP;
+	FOR i IN 1..20 LOOP
+		BEGIN
+			step := autodebit._reconcile_refunds(50);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._step_failed('refunds', st, msg);
+			step := NULL;
+		END;
+		COMMIT;
+		PERFORM autodebit._pin_search_path();
+		EXIT WHEN step IS NULL OR step.inquired + step.failed < 50;
+	END LOOP;
+	BEGIN
+		PERFORM autodebit._expire_agreements();
+		PERFORM autodebit._schedules_settle();
+		PERFORM autodebit._refresh_expiring();
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		PERFORM autodebit._step_failed('agreements', st, msg);
+	END;
+	COMMIT;
+	PERFORM autodebit._pin_search_path();
+	r := autodebit._run_end(run_id);
+	COMMIT;
+	PERFORM autodebit._pin_search_path();
+	RAISE NOTICE 'autodebit_run %: done in %: claimed %, sent %, succeeded %, failed %, unknown %',
+		run_id, r.duration, r.claimed, r.sent, r.succeeded, r.failed, r.unknown;
+END
+$$;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The Debian packages (issue 11): build postgresql-15-autodebit and autodebit-tools from a copy of
+# this tree with dpkg-buildpackage (pg_buildext), check what each holds, install them, and run the
+# seed flow (scripts/demo.sh) on a new cluster with only what the packages installed.
+# Needs root (dpkg -i).  Each check prints "ok N - ..."; the last line is "N passed, N failed".
+#
+#   test/package/run.sh
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/autodebit-package.XXXXXX)
+passed=0
+failed=0
+n=0
+trap 'if [ $failed -ne 0 ]; then echo "package: kept $work" >&2; else rm -rf "$work"; fi' EXIT
+check() {	# check "what" test-command...
+	local what=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $what"; passed=$((passed + 1)); else echo "not ok $n - $what"; failed=$((failed + 1)); fi
+}
+holds() { dpkg -c "$1" | awk '{print $6}' | grep -qx "./$2"; }
+lacks() { ! holds "$@"; }
+
+git -C "$repo" ls-files -z --cached --others --exclude-standard | (cd "$repo" && tar --null -T - -cf -) | (mkdir -p "$work/autodebit" && tar -xf - -C "$work/autodebit")
+(cd "$work/autodebit" && dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1
+check "dpkg-buildpackage builds the packages" test -n "$(ls "$work"/postgresql-15-autodebit_*.deb "$work"/autodebit-tools_*.deb 2>/dev/null)"
+ext=$(ls "$work"/postgresql-15-autodebit_*.deb 2>/dev/null | grep -v dbgsym | head -1)
+tools=$(ls "$work"/autodebit-tools_*.deb 2>/dev/null | grep -v dbgsym | head -1)
+[ -n "$ext" ] && [ -n "$tools" ] || { tail -20 "$work/build.log" >&2; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/autodebit.control")
+check "postgresql-15-autodebit holds the library, the control file and every script" \
+	eval "holds $ext usr/lib/postgresql/15/lib/autodebit.so && holds $ext usr/share/postgresql/15/extension/autodebit.control &&
+		  holds $ext usr/share/postgresql/15/extension/autodebit--$version.sql &&
+		  holds $ext usr/share/postgresql/15/extension/autodebit--0.1.sql &&
+		  holds $ext usr/share/postgresql/15/extension/autodebit--0.1--$version.sql"
+check "...and no program" eval "lacks $ext usr/lib/postgresql/15/bin/autodebit-notifyd && lacks $ext usr/lib/postgresql/15/bin/autodebit-sandbox"
+check "autodebit-tools holds autodebit-notifyd and autodebit-sandbox" \
+	eval "holds $tools usr/bin/autodebit-notifyd && holds $tools usr/bin/autodebit-sandbox"
+dpkg -i "$ext" "$tools" > "$work/install.log" 2>&1
+check "both install with dpkg -i" test "$(dpkg-query -W -f='${Status}\n' postgresql-15-autodebit autodebit-tools | grep -c 'install ok installed')" = 2
+AUTODEBIT_INSTALLED=1 "$repo/scripts/demo.sh" > "$work/demo.log" 2>&1
+check "the seed flow runs on the installed packages (scripts/demo.sh, AUTODEBIT_INSTALLED=1)" test $? -eq 0
+check "...and its first pay succeeds" grep -qE "invoice-2026-11 +\| +29900 +\| +PHP +\| +SUCCESS" "$work/demo.log"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
