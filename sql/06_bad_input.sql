@@ -63,7 +63,10 @@ INSERT INTO cases (call) VALUES
 	($$autodebit_schedule_pause(-1)$$),
 	($$autodebit_handle_notification('/notify', 'NO_SUCH_CLIENT', '1', 'sig', '{}')$$);
 
-SELECT n, test.err('SELECT * FROM ' || call) AS error FROM cases ORDER BY n;
+-- each call beside its error (long arguments shortened, so the table stays readable)
+SELECT regexp_replace(call, 'repeat\(''(.)'', (\d+)\)', '<\1 x \2>', 'g') AS call,
+	   test.err('SELECT * FROM ' || call) AS error
+FROM cases ORDER BY n;
 SELECT test.counts() = :'before' AS nothing_changed;
 
 -- a merchant key the acquirer does not know: the request is refused, nothing is recorded

@@ -31,3 +31,18 @@ SELECT DISTINCT (regexp_matches(test.sh(format('sed -n %L %s/README.md', '/^## E
 SELECT count(*) > 20 AS codes_found FROM raised;
 SELECT code AS raised_but_not_documented FROM raised EXCEPT SELECT code FROM documented ORDER BY 1;
 SELECT code AS documented_but_never_raised FROM documented EXCEPT SELECT code FROM raised ORDER BY 1;
+
+-- a wrong acquirer public key is a configuration error that says which key to check, not an
+-- "outcome unknown, call again"
+SELECT client_id FROM autodebit_merchant_set('SANDBOX_WRONG_KEY', current_setting('autodebit_test.gateway'),
+	'merchant-pkcs8.pem',
+	pg_read_file(regexp_replace(current_setting('autodebit_test.sandbox_key_file'), 'sandbox\.pem$', 'merchant.pub')));
+SELECT split_part(test.err_all($$SELECT * FROM autodebit_consult('wk-1', 'GCASH', 'https://merchant.example/back',
+	merchant => 'SANDBOX_WRONG_KEY')$$), ' / ', 1) AS error,
+	   split_part(test.err_all($$SELECT * FROM autodebit_consult('wk-1', 'GCASH', 'https://merchant.example/back',
+	merchant => 'SANDBOX_WRONG_KEY')$$), ' / ', 3) ~ '^Check acquirer_public_key' AS hint_names_the_key;
+-- and nothing was recorded
+SELECT count(*) FROM autodebit.consult_session s JOIN autodebit.merchant m ON m.id = s.merchant_id
+WHERE m.client_id = 'SANDBOX_WRONG_KEY';
+DELETE FROM autodebit.exchange_log WHERE merchant_id = (SELECT id FROM autodebit.merchant WHERE client_id = 'SANDBOX_WRONG_KEY');
+DELETE FROM autodebit.merchant WHERE client_id = 'SANDBOX_WRONG_KEY';

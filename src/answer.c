@@ -1,6 +1,6 @@
 /*
  * answer.c
- *	  Whether a verified answer may be believed (DESIGN §4.4): its bytes are
+ *	  Whether a verified answer may be believed: its bytes are
  *	  UTF-8, its JSON is shallow enough to parse without raising, it names
  *	  the request we sent, its response-time is fresh, and the times it
  *	  carries parse.  Every check here reports instead of raising: after a

@@ -414,7 +414,7 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 					 PG_ARGISNULL(9) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(9)));
 	x.request_id = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
 
-	/* Nothing that moves money leaves before it is on disk (DESIGN §4.2). */
+	/* Nothing that moves money leaves before it is on disk (README, "Failure semantics"). */
 	if (apis[api_index].money)
 	{
 		JournalEntry e = {client_id, apis[api_index].name,
@@ -536,4 +536,13 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(autodebit_secret_placeholder);
+
+/* SQL: autodebit._secret_placeholder() -> the text a template holds where the secret goes. */
+Datum
+autodebit_secret_placeholder(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(SECRET_PLACEHOLDER));
 }

@@ -6,7 +6,7 @@
  *	  synchronous replication is in force -- confirmed by the synchronous
  *	  standby.  ROLLBACK does not undo it, a crash replays it, a standby
  *	  receives it with the data, and a base backup restored to any point
- *	  holds exactly the records of that point's history (DESIGN §4.2).
+ *	  holds exactly the records of that point's history (README, "Failure semantics").
  *
  *	  autodebit_reconcile() reads the records back with the XLogReader (as
  *	  contrib/pg_walinspect does), asks pg_xact_status() about each one's

@@ -36,6 +36,20 @@ CREATE OR REPLACE FUNCTION autodebit._reseal(sealed bytea, aad text, OUT sealed 
 CREATE OR REPLACE FUNCTION autodebit._caller() RETURNS oid
 	AS 'MODULE_PATHNAME', 'autodebit_caller' LANGUAGE C STABLE;
 
+-- The placeholder a request template holds where C puts the secret (exchange.c's SECRET_PLACEHOLDER).
+CREATE OR REPLACE FUNCTION autodebit._secret_placeholder() RETURNS text
+	AS 'MODULE_PATHNAME', 'autodebit_secret_placeholder' LANGUAGE C IMMUTABLE;
+
+-- The associated data an agreement's token is sealed with: 'agreement:<id>', to which C appends
+-- ':access' or ':refresh' when it seals what applyToken returned (exchange.c, seal_token).
+CREATE OR REPLACE FUNCTION autodebit._token_aad(agreement_id bigint, which text DEFAULT NULL) RETURNS text
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT 'agreement:' || agreement_id || coalesce(':' || which, '') $$;
+
+-- A setting of ours, as text (its default comes from C: no SQL needs to repeat it).
+CREATE OR REPLACE FUNCTION autodebit._setting(name text) RETURNS text
+	AS 'MODULE_PATHNAME', 'autodebit_setting' LANGUAGE C STABLE STRICT;
+
 CREATE OR REPLACE FUNCTION autodebit._time(t text) RETURNS timestamptz
 	AS 'MODULE_PATHNAME', 'autodebit_time' LANGUAGE C STABLE STRICT;
 

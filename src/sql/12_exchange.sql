@@ -31,6 +31,13 @@ BEGIN
 			USING ERRCODE = 'ZD301', DETAIL = coalesce(x.result_message, ''),
 				  HINT = 'This request will not succeed as it is; see the result code.';
 	END IF;
+	IF x.error LIKE '%signature does not verify%' THEN
+		-- an answer came, signed, but not by the key we hold: most often the key is wrong
+		RAISE EXCEPTION '% got an answer that does not verify with the merchant''s acquirer public key', what
+			USING ERRCODE = 'ZD001',
+				  DETAIL = 'The acquirer answered with a signature this key does not verify; nothing was recorded as done.',
+				  HINT = 'Check acquirer_public_key (Antom''s public key for this client id, from the Antom dashboard; for the sandbox, its --private-key''s public half) and set it again with autodebit_merchant_set().';
+	END IF;
 	RAISE EXCEPTION 'the outcome of % is unknown', what
 		USING ERRCODE = 'ZD302',
 			  DETAIL = coalesce(x.error, x.result_code || ': ' || coalesce(x.result_message, '')),
@@ -148,7 +155,7 @@ $$;
 -- The back-off before an unsettled item is looked at again: 5 s doubling, at most
 -- autodebit.max_check_interval (10 minutes unless set).
 CREATE OR REPLACE FUNCTION autodebit._backoff(checks integer) RETURNS interval LANGUAGE sql STABLE AS
-$$ SELECT least(coalesce(current_setting('autodebit.max_check_interval', true), '600s')::interval,
+$$ SELECT least(autodebit._setting('autodebit.max_check_interval')::interval,
 				interval '5 seconds' * power(2, least(checks, 10))) $$;
 
 -- Record an inquiryPayment answer.  ORDER_NOT_EXIST means "never received" only once the
@@ -167,7 +174,7 @@ BEGIN
 		PERFORM autodebit._set_payment_status(p.id, 'PROCESSING', 'PAYMENT_IN_PROCESS', 'inquiry: ' || st,
 											  x.body->>'paymentId');
 	ELSIF x.outcome = 'F' AND x.result_code = 'ORDER_NOT_EXIST' AND p.sent_at IS NOT NULL
-		  AND p.sent_at < now() - coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval THEN
+		  AND p.sent_at < now() - autodebit._setting('autodebit.order_close_grace')::interval THEN
 		PERFORM autodebit._set_payment_status(p.id, 'FAIL', 'ORDER_NOT_EXIST',
 			'the acquirer never received this payment');
 	END IF;
@@ -205,7 +212,7 @@ BEGIN
 		'paymentRequestId', prid,
 		'paymentAmount', jsonb_build_object('currency', currency, 'value', amount_minor::text),
 		'paymentMethod', jsonb_build_object('paymentMethodType', a.customer_belongs_to,
-											'paymentMethodId', '@@autodebit_secret@@'),
+											'paymentMethodId', autodebit._secret_placeholder()),
 		'order', jsonb_build_object(
 			'referenceOrderId', order_ref,
 			'orderDescription', description,
@@ -219,7 +226,7 @@ BEGIN
 								   description, status, request_body, token_enc, token_aad)
 	VALUES (m.id, prid, order_ref, attempt, a.customer_ref, a.customer_belongs_to, a.id, amount_minor,
 			currency, description, CASE WHEN deferred THEN 'QUEUED' ELSE 'SENDING' END,
-			body, a.access_token_enc, 'agreement:' || a.id || ':access')
+			body, a.access_token_enc, autodebit._token_aad(a.id, 'access'))
 	ON CONFLICT ON CONSTRAINT payment_merchant_id_order_ref_attempt_key DO NOTHING
 	RETURNING * INTO p;
 	IF p.id IS NULL THEN
@@ -277,8 +284,8 @@ BEGIN
 	res := autodebit._call(m, 'applyToken', NULL,
 						   jsonb_build_object('grantType', 'REFRESH_TOKEN',
 											  'customerBelongsTo', a.customer_belongs_to,
-											  'refreshToken', '@@autodebit_secret@@'),
-						   a.refresh_token_enc, 'agreement:' || a.id || ':refresh', 'agreement:' || a.id);
+											  'refreshToken', autodebit._secret_placeholder()),
+						   a.refresh_token_enc, autodebit._token_aad(a.id, 'refresh'), autodebit._token_aad(a.id));
 	IF res.outcome = 'S' AND res.access_token_enc IS NOT NULL THEN
 		UPDATE autodebit.agreement g SET access_token_enc = res.access_token_enc,
 			   access_token_fp = res.access_token_fp,

@@ -72,7 +72,7 @@ BEGIN
 						 jsonb_build_object('grantType', 'AUTHORIZATION_CODE',
 											'customerBelongsTo', s.customer_belongs_to,
 											'authCode', auth_code),
-						 seal_aad => 'agreement:' || agreement_id);
+						 seal_aad => autodebit._token_aad(agreement_id));
 	IF x.outcome <> 'S' OR x.access_token_enc IS NULL THEN
 		PERFORM autodebit._raise_not_done('applyToken', x,
 			'Call autodebit_apply_token() again with the same code; if the acquirer then refuses the code, start again with autodebit_consult().');
@@ -151,8 +151,8 @@ BEGIN
 	a := autodebit._active_agreement(m.id, customer_ref, wallet);
 
 	x := autodebit._call(m, 'revoke', NULL,
-						 jsonb_build_object('accessToken', '@@autodebit_secret@@'),
-						 a.access_token_enc, 'agreement:' || a.id || ':access');
+						 jsonb_build_object('accessToken', autodebit._secret_placeholder()),
+						 a.access_token_enc, autodebit._token_aad(a.id, 'access'));
 	IF x.outcome = 'S' OR (x.outcome = 'F' AND x.result_code = 'INVALID_ACCESS_TOKEN') THEN
 		UPDATE autodebit.agreement y SET status = 'REVOKED', ended_at = now(), updated_at = now(),
 			   end_reason = CASE WHEN x.outcome = 'S' THEN 'revoked by the merchant'

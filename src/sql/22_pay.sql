@@ -145,7 +145,7 @@ BEGIN
 
 	a := autodebit._active_agreement(m.id, customer_ref, wallet);
 	-- a token about to expire is refreshed first
-	refresh_before := now() + coalesce(current_setting('autodebit.token_refresh_window', true), '3600s')::interval;
+	refresh_before := now() + autodebit._setting('autodebit.token_refresh_window')::interval;
 	IF a.access_token_expires_at < refresh_before THEN
 		-- one refresh at a time per agreement; a pay that waited here finds the new token
 		SELECT * INTO a FROM autodebit.agreement g WHERE g.id = a.id FOR NO KEY UPDATE;

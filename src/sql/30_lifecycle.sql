@@ -266,7 +266,7 @@ BEGIN
 			autodebit._amount(res.body->'refundAmount'));
 	ELSIF res.outcome = 'F' AND res.result_code = 'ORDER_NOT_EXIST'
 		  AND coalesce(r.sent_at, r.created_at) < now()
-			  - coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval THEN
+			  - autodebit._setting('autodebit.order_close_grace')::interval THEN
 		PERFORM autodebit._set_refund_status(r.id, 'FAIL', 'ORDER_NOT_EXIST',
 			'the acquirer never received this refund', NULL, NULL);
 	END IF;

@@ -93,7 +93,7 @@ BEGIN
 		   j.meta->>'customerRef', j.body->'paymentMethod'->>'paymentMethodType', a.id,
 		   (j.body->'paymentAmount'->>'value')::bigint, j.body->'paymentAmount'->>'currency',
 		   j.body->'order'->>'orderDescription', 'UNKNOWN', j.body, a.access_token_enc,
-		   CASE WHEN a.id IS NOT NULL THEN 'agreement:' || a.id || ':access' END, true, j.at
+		   CASE WHEN a.id IS NOT NULL THEN autodebit._token_aad(a.id, 'access') END, true, j.at
 	FROM (SELECT) one LEFT JOIN autodebit.agreement a ON a.id = (j.meta->>'agreementId')::bigint
 	ON CONFLICT DO NOTHING
 	RETURNING * INTO p;
@@ -206,8 +206,8 @@ DECLARE
 	outcome text;
 	st text;
 	msg text;
-	grace interval := coalesce(current_setting('autodebit.order_close_grace', true), '120s')::interval;
-	keep_orphans boolean := coalesce(current_setting('autodebit.orphan_policy', true), 'cancel') = 'keep';
+	grace interval := autodebit._setting('autodebit.order_close_grace')::interval;
+	keep_orphans boolean := autodebit._setting('autodebit.orphan_policy') = 'keep';
 	slot text := autodebit._journal_slot();
 	instance oid := (SELECT oid FROM pg_extension WHERE extname = 'autodebit');
 BEGIN
@@ -329,7 +329,7 @@ DECLARE
 	m autodebit.merchant;
 	st text;
 	msg text;
-	cancel_after interval := coalesce(current_setting('autodebit.cancel_unknown_after', true), '600s')::interval;
+	cancel_after interval := autodebit._setting('autodebit.cancel_unknown_after')::interval;
 BEGIN
 	inquired := 0; resolved := 0; still_open := 0; cancelled := 0; failed := 0;
 	FOR pid IN SELECT t.id FROM autodebit.payment t

@@ -7,7 +7,7 @@
 CREATE OR REPLACE FUNCTION autodebit_reseal_tokens(max_rows integer DEFAULT 1000) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	cur integer := current_setting('autodebit.data_key_version')::integer;
+	cur integer := autodebit._setting('autodebit.data_key_version')::integer;
 	agreements integer;
 	payments integer;
 BEGIN
@@ -24,8 +24,8 @@ BEGIN
 		refresh_token_enc = coalesce(ref.sealed, a.refresh_token_enc)
 	FROM todo
 	JOIN autodebit.agreement o ON o.id = todo.id
-	CROSS JOIN LATERAL autodebit._reseal(o.access_token_enc, 'agreement:' || o.id || ':access') acc
-	LEFT JOIN LATERAL autodebit._reseal(o.refresh_token_enc, 'agreement:' || o.id || ':refresh') ref ON true
+	CROSS JOIN LATERAL autodebit._reseal(o.access_token_enc, autodebit._token_aad(o.id, 'access')) acc
+	LEFT JOIN LATERAL autodebit._reseal(o.refresh_token_enc, autodebit._token_aad(o.id, 'refresh')) ref ON true
 	WHERE a.id = todo.id;
 	GET DIAGNOSTICS agreements = ROW_COUNT;
 	WITH todo AS (

@@ -3,7 +3,7 @@
 
 -- Now, or the test clock (autodebit.test_now) when a test sets one.
 CREATE OR REPLACE FUNCTION autodebit._now() RETURNS timestamptz LANGUAGE sql STABLE AS
-$$ SELECT coalesce(nullif(current_setting('autodebit.test_now', true), '')::timestamptz, now()) $$;
+$$ SELECT coalesce(nullif(autodebit._setting('autodebit.test_now'), '')::timestamptz, now()) $$;
 
 -- Is a declined payment worth trying again later (soft decline), or final?
 CREATE OR REPLACE FUNCTION autodebit._retryable(result_code text) RETURNS boolean LANGUAGE sql IMMUTABLE AS

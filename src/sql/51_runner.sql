@@ -168,8 +168,8 @@ DECLARE
 	sent integer := 0;
 	st text;
 	msg text;
-	in_flight integer := coalesce(current_setting('autodebit.max_in_flight', true), '200')::int;
-	rps integer := coalesce(current_setting('autodebit.requests_per_second', true), '0')::int;
+	in_flight integer := autodebit._setting('autodebit.max_in_flight')::int;
+	rps integer := autodebit._setting('autodebit.requests_per_second')::int;
 BEGIN
 	FOR m IN SELECT * FROM autodebit.merchant WHERE id IN
 			 (SELECT merchant_id FROM autodebit.payment WHERE claimed_run = run_id AND status = 'SENDING') LOOP
@@ -206,8 +206,14 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n integer;
 BEGIN
-	-- never trust a pg_temp table the caller may have made first (the caller is a definer)
-	DROP TABLE IF EXISTS pg_temp.run_batch, pg_temp.run_results;
+	-- never trust a pg_temp table the caller may have made first (the caller is a definer);
+	-- looked up first, so that a session without a temporary schema yet gets no NOTICE
+	IF to_regclass('pg_temp.run_batch') IS NOT NULL THEN
+		DROP TABLE pg_temp.run_batch;
+	END IF;
+	IF to_regclass('pg_temp.run_results') IS NOT NULL THEN
+		DROP TABLE pg_temp.run_results;
+	END IF;
 	CREATE TEMP TABLE run_batch (i integer, payment_id bigint) ON COMMIT DROP;
 	INSERT INTO pg_temp.run_batch
 	SELECT row_number() OVER (ORDER BY p.id), p.id FROM autodebit.payment p
@@ -261,7 +267,7 @@ DECLARE
 	n integer := 0;
 BEGIN
 	FOR a IN SELECT * FROM autodebit.agreement g WHERE g.status = 'ACTIVE' AND g.refresh_token_enc IS NOT NULL
-			 AND g.access_token_expires_at < now() + coalesce(current_setting('autodebit.token_refresh_window', true), '3600s')::interval
+			 AND g.access_token_expires_at < now() + autodebit._setting('autodebit.token_refresh_window')::interval
 			 ORDER BY g.access_token_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED LOOP
 		SELECT * INTO m FROM autodebit.merchant WHERE id = a.merchant_id;
 		IF autodebit._refresh(m, a) = 'refreshed' THEN

@@ -83,7 +83,7 @@ verdict() {	# verdict NODE: the torture run's comparison, database against the s
 	curl -s "$gateway/sandbox/admin/ledger" > "$work/ledger.json"
 	chmod 644 "$work/ledger.json"
 	on "$1" -v ledger="$work/ledger.json" -v client="$client" -v orders=- -v faults=0 -v kills=0 \
-		-v crashes=1 -f test/torture/compare.sql > "$work/verdict.out" 2>&1
+		-v crashes=1 -f "$repo/test/torture/compare.sql" > "$work/verdict.out" 2>&1
 	sed -n 1p "$work/verdict.out" | sed 's/^torture:/#  /'
 	grep -qx 'torture: PASS' "$work/verdict.out"
 }

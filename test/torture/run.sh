@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The torture run (issue 8, DESIGN §4.6): a private cluster and a faulty sandbox acquirer, a
+# The torture run (issue 8): a private cluster and a faulty sandbox acquirer, a
 # mixed load through the public API only, kill -9 of working backends and one whole-cluster
 # crash; then the settling a merchant does (CALL autodebit_run(), as pg_cron would), and the
 # database compared with the acquirer's ledger order by order.  Prints one line
@@ -233,7 +233,7 @@ echo "torture: settled after $rounds rounds of autodebit_run()"
 curl -s "$gateway/sandbox/admin/ledger" > "$work/ledger.json"
 chmod 644 "$work/ledger.json"
 out=$(psql_as verdict -v ledger="$work/ledger.json" -v client="$client" -v orders="$orders" \
-	-v faults="$faults" -v kills="$killed" -v crashes="$crashes" -f test/torture/compare.sql 2>&1)
+	-v faults="$faults" -v kills="$killed" -v crashes="$crashes" -f "$repo/test/torture/compare.sql" 2>&1)
 echo "$out" | grep -v '^torture: \(PASS\|FAIL\)$'
 if echo "$out" | grep -qx 'torture: PASS'; then verdict=0; else verdict=1; fi
 exit $verdict
