@@ -13,7 +13,8 @@ EXTENSION    = autodebit
 EXTVERSION   = 0.2
 MODULE_big   = autodebit
 OBJS         = src/autodebit.o src/keys.o src/transport.o src/exchange.o src/vault.o \
-               src/journal.o src/notification.o src/answer.o src/caller.o common/antsig.o
+               src/journal.o src/notification.o src/answer.o src/caller.o src/json.o common/antsig.o \
+               common/antom_api.o
 PGFILEDESC   = "autodebit - Antom Auto Debit from SQL"
 
 # The install script is assembled from per-concern files, in this order.  The schema files run
@@ -41,7 +42,7 @@ SHLIB_LINK   = $(shell pkg-config --libs libcurl openssl)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): src/autodebit.h common/antsig.h
+$(OBJS): src/autodebit.h common/antsig.h common/antom_api.h
 
 # $(call sql_header,first comment line,command that loads it): the top of a built script
 define sql_header

@@ -5,24 +5,17 @@
  *	  faults are server.c's business.
  */
 #include "sandbox.h"
+#include "antom_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A result object: {"resultCode", "resultStatus", "resultMessage"}. */
-json_t *
-api_result_object(const char *code, const char *status, const char *message)
-{
-	return json_pack("{s:s,s:s,s:s}", "resultCode", code, "resultStatus", status,
-					 "resultMessage", message);
-}
-
 /* An answer body holding only its result. */
 json_t *
 api_result(const char *code, const char *status, const char *message)
 {
-	return json_pack("{s:o}", "result", api_result_object(code, status, message));
+	return json_pack("{s:o}", "result", result_object(code, status, message));
 }
 
 /* Keep a new record in its idempotency map, its id map and the ledger (store_lock held). */
@@ -754,28 +747,29 @@ api_inquiry_refund(const char *client_id, json_t *req)
 	return answer;
 }
 
-/* The handler for an API name (the last path segment), or NULL. */
+/* The handler for an API path (under /v1/), or NULL. */
 ApiHandler
 api_lookup(const char *name)
 {
 	static const struct
 	{
-		const char *name;
+		const char *api;
 		ApiHandler	fn;
-	}			apis[] = {
-		{"authorizations/consult", api_consult},
-		{"authorizations/applyToken", api_apply_token},
-		{"authorizations/revoke", api_revoke},
-		{"payments/pay", api_pay},
-		{"payments/inquiryPayment", api_inquiry_payment},
-		{"payments/cancel", api_cancel},
-		{"payments/refund", api_refund},
-		{"payments/inquiryRefund", api_inquiry_refund},
+	}			handlers[] = {
+		{"consult", api_consult},
+		{"applyToken", api_apply_token},
+		{"revoke", api_revoke},
+		{"pay", api_pay},
+		{"inquiryPayment", api_inquiry_payment},
+		{"cancel", api_cancel},
+		{"refund", api_refund},
+		{"inquiryRefund", api_inquiry_refund},
 		{NULL, NULL}
 	};
+	int			i = antom_api_by_path(name);
 
-	for (int i = 0; apis[i].name; i++)
-		if (strcmp(apis[i].name, name) == 0)
-			return apis[i].fn;
+	for (int h = 0; i >= 0 && handlers[h].api; h++)
+		if (strcmp(handlers[h].api, antom_apis[i].name) == 0)
+			return handlers[h].fn;
 	return NULL;
 }

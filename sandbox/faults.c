@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
+#include "antom_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,10 +60,6 @@ static const struct
 	{NULL, FAULT_NONE, 0, false}
 };
 
-static const char *const api_names[] = {
-	"consult", "applyToken", "revoke", "pay", "inquiryPayment", "cancel",
-	"refund", "inquiryRefund", NULL
-};
 
 /* Index of a kind name in kinds[], or -1. */
 static int
@@ -108,8 +105,8 @@ api_known(const char *name)
 {
 	if (name[0] == '\0')
 		return true;
-	for (int i = 0; api_names[i]; i++)
-		if (strcmp(api_names[i], name) == 0)
+	for (int i = 0; antom_apis[i].name; i++)
+		if (strcmp(antom_apis[i].name, name) == 0)
 			return true;
 	return false;
 }

@@ -111,7 +111,7 @@ notify_refund(json_t *refund, const char *url)
 void
 notify_auth(const char *url, const char *client_id, json_t *body)
 {
-	json_object_set_new(body, "result", api_result_object("SUCCESS", "S", "success"));
+	json_object_set_new(body, "result", result_object("SUCCESS", "S", "success"));
 	enqueue(NOTIFY_AUTH, url, client_id, NULL, body, now_epoch());
 }
 

@@ -95,7 +95,6 @@ extern bool fault_applies_request(FaultKind kind);
 typedef json_t *(*ApiHandler) (const char *client_id, json_t *req);
 extern ApiHandler api_lookup(const char *name);
 extern json_t *api_result(const char *code, const char *status, const char *message);
-extern json_t *api_result_object(const char *code, const char *status, const char *message);
 
 /* store.c: all wallet state lives behind one mutex. */
 extern pthread_mutex_t store_lock;
@@ -143,6 +142,7 @@ extern void iso_time(double t, bool millis, char *out, size_t outlen);
 extern void random_id(const char *prefix, int hexchars, char *out, size_t outlen);
 extern void payment_id(char *out, size_t outlen);
 extern bool currency_known(const char *code);
+extern json_t *result_object(const char *code, const char *status, const char *message);
 extern bool wallet_known(const char *code);
 extern bool loopback_url(const char *url, char *path, size_t pathlen);
 extern char *read_file(const char *path, size_t *len);

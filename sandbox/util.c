@@ -34,6 +34,14 @@ static const char *const wallets[] = {
 	"EASYPAISA", "DIRECTDEBIT_YAPILY", "ANTOM_BIZ_ACCOUNT", NULL
 };
 
+/* A result object: {"resultCode", "resultStatus", "resultMessage"} (answers and notifications). */
+json_t *
+result_object(const char *code, const char *status, const char *message)
+{
+	return json_pack("{s:s,s:s,s:s}", "resultCode", code, "resultStatus", status,
+					 "resultMessage", message);
+}
+
 /* Is code in a NULL-terminated list? */
 static bool
 in_list(const char *const *list, const char *code)

@@ -10,6 +10,7 @@
  *	  vault.c	   AES-256-GCM sealing of tokens at rest; random ids
  *	  journal.c	   the send journal: sealed records in WAL that survive a rollback, and their reader
  *	  caller.c	   the role that called in, for the tenancy checks
+ *	  json.c	   reading an outsider's JSON without raising
  */
 #ifndef AUTODEBIT_H
 #define AUTODEBIT_H
@@ -90,7 +91,7 @@ typedef struct JournalEntry
 
 extern void journal_append(const JournalEntry *entries, int n);
 
-/* exchange.c: reading JSON without raising on what an outsider sent */
+/* json.c: reading JSON without raising on what an outsider sent */
 struct JsonbContainer;
 extern bool json_valid(char *text, size_t len);
 extern int	json_check(char *text, size_t len);

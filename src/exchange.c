@@ -14,6 +14,7 @@
 
 #include <sys/time.h>
 
+#include "antom_api.h"
 #include "antsig.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
@@ -33,32 +34,6 @@
 PG_FUNCTION_INFO_V1(autodebit_exchange);
 PG_FUNCTION_INFO_V1(autodebit_exchange_many);
 
-/*
- * The Antom APIs autodebit calls: SQL name, path under /v1/, whether it moves money (and is
- * journaled), where in the body its secret goes (dotted path of the member holding the
- * placeholder), which member of the answer must echo our request id, and whether an F answer
- * must name it too (a decline of a pay or refund lets a new attempt be minted).
- */
-static const struct
-{
-	const char *name;
-	const char *path;
-	bool		money;
-	const char *secret_path;
-	const char *request_id_key;
-	bool		decline_names_request;
-}			apis[] = {
-	{"consult", "authorizations/consult", false, NULL, NULL, false},
-	{"applyToken", "authorizations/applyToken", false, "refreshToken", NULL, false},
-	{"revoke", "authorizations/revoke", false, "accessToken", NULL, false},
-	{"pay", "payments/pay", true, "paymentMethod.paymentMethodId", "paymentRequestId", true},
-	{"inquiryPayment", "payments/inquiryPayment", false, NULL, "paymentRequestId", false},
-	{"cancel", "payments/cancel", true, NULL, "paymentRequestId", false},
-	{"refund", "payments/refund", true, NULL, "refundRequestId", true},
-	{"inquiryRefund", "payments/inquiryRefund", false, NULL, "refundRequestId", false},
-	{NULL, NULL, false, NULL, NULL, false}
-};
-
 /* Columns of autodebit.exchange_result. */
 enum
 {
@@ -75,50 +50,6 @@ enum
 	COL_ERROR,
 	NUM_COLS
 };
-
-/* A string member of a JSONB object as a palloc'd C string, or NULL. */
-char *
-jb_string(JsonbContainer *c, const char *key)
-{
-	JsonbValue	v;
-
-	if (c == NULL || getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL ||
-		v.type != jbvString)
-		return NULL;
-	return pnstrdup(v.val.string.val, v.val.string.len);
-}
-
-/* An object member of a JSONB object, or NULL. */
-JsonbContainer *
-jb_object(JsonbContainer *c, const char *key)
-{
-	JsonbValue	v;
-
-	if (c == NULL || getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL ||
-		v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
-		return NULL;
-	return v.val.binary.data;
-}
-
-/* Why text does not parse as JSON (JSON_SUCCESS if it does), checked without raising. */
-int
-json_check(char *text, size_t len)
-{
-#if PG_VERSION_NUM >= 170000
-	JsonLexContext *lex = makeJsonLexContextCstringLen(NULL, text, len, GetDatabaseEncoding(), true);
-#else
-	JsonLexContext *lex = makeJsonLexContextCstringLen(text, (int) len, GetDatabaseEncoding(), true);
-#endif
-
-	return (int) pg_parse_json(lex, &nullSemAction);
-}
-
-/* Does text parse as JSON?  Checked without raising, so no answer text reaches a log. */
-bool
-json_valid(char *text, size_t len)
-{
-	return json_check(text, len) == JSON_SUCCESS;
-}
 
 /*
  * The body to send: the template with the member at secret_path (a dotted path) set to the
@@ -194,17 +125,17 @@ typedef struct Exchange
 	TransportRequest req;
 } Exchange;
 
-/* Index of an API name in apis[]; raises for an unknown one. */
+/* Index of an API name in antom_apis[]; raises for an unknown one. */
 static int
 api_index_of(const char *api)
 {
-	for (int i = 0; apis[i].name; i++)
-		if (strcmp(apis[i].name, api) == 0)
-			return i;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown acquirer API \"%s\"", api)));
-	return -1;
+	int			i = antom_api_by_name(api);
+
+	if (i < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown acquirer API \"%s\"", api)));
+	return i;
 }
 
 /* Build the URL, the body with its secret, the Request-Time and the signature of one request. */
@@ -222,7 +153,7 @@ exchange_prepare(Exchange *x, const char *client_id, const char *gateway_url, co
 	x->api_index = api_index;
 	x->client_id = client_id;
 	x->path = psprintf("/ams/%sapi/v1/%s", strncmp(client_id, "SANDBOX_", 8) == 0 ? "sandbox/" : "",
-					   apis[api_index].path);
+					   antom_apis[api_index].path);
 	x->template = JsonbToCString(NULL, &body_jb->root, VARSIZE(body_jb));
 	x->body = x->template;
 	if (secret)
@@ -231,12 +162,12 @@ exchange_prepare(Exchange *x, const char *client_id, const char *gateway_url, co
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("a sealed secret needs its associated data")));
-		if (apis[api_index].secret_path == NULL)
+		if (antom_apis[api_index].secret_path == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("acquirer API \"%s\" carries no secret", apis[api_index].name)));
+					 errmsg("acquirer API \"%s\" carries no secret", antom_apis[api_index].name)));
 		x->secret = vault_open(secret, secret_aad, &x->secret_len);
-		x->body = insert_secret(body_jb, apis[api_index].secret_path, x->secret, x->secret_len);
+		x->body = insert_secret(body_jb, antom_apis[api_index].secret_path, x->secret, x->secret_len);
 	}
 
 	gettimeofday(&tv, NULL);
@@ -320,8 +251,8 @@ exchange_classify(Exchange *x, const char *acquirer_key, const char *seal_aad,
 				(strcmp(status, "S") != 0 && strcmp(status, "F") != 0 && strcmp(status, "U") != 0))
 				error = "the answer has no result status";
 			else if ((error = (char *) answer_unbelievable(&answer->root, status, code,
-														   apis[x->api_index].request_id_key,
-														   apis[x->api_index].decline_names_request,
+														   antom_apis[x->api_index].request_id_key,
+														   antom_apis[x->api_index].decline_names_request,
 														   x->request_id, tr->response_time)) != NULL)
 				;
 			else
@@ -415,9 +346,9 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 	x.request_id = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
 
 	/* Nothing that moves money leaves before it is on disk (README, "Failure semantics"). */
-	if (apis[api_index].money)
+	if (antom_apis[api_index].money)
 	{
-		JournalEntry e = {client_id, apis[api_index].name,
+		JournalEntry e = {client_id, antom_apis[api_index].name,
 			PG_ARGISNULL(6) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(6)),
 			x.template, PG_ARGISNULL(11) ? NULL : jsonb_arg_text(PG_GETARG_JSONB_P(11))};
 
@@ -504,14 +435,14 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 						 aads_null[i] ? NULL : TextDatumGetCString(aads[i]));
 		xs[i].request_id = TextDatumGetCString(ids[i]);
 	}
-	if (apis[api_index].money)
+	if (antom_apis[api_index].money)
 	{
 		JournalEntry *entries = palloc(sizeof(JournalEntry) * n);
 
 		for (int i = 0; i < n; i++)
 		{
 			entries[i].client_id = client_id;
-			entries[i].api = apis[api_index].name;
+			entries[i].api = antom_apis[api_index].name;
 			entries[i].request_id = TextDatumGetCString(ids[i]);
 			entries[i].body = xs[i].template;
 			entries[i].meta = metas_null[i] ? NULL : jsonb_arg_text(DatumGetJsonbP(metas[i]));
