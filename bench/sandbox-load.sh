@@ -110,23 +110,16 @@ say "RSA-2048 sign/s per core: $SIGNPS; bound on $CORES cores: $BOUND answers/s"
 
 # ---------------------------------------------------------------- sandbox helpers
 
-# start_sandbox NAME ARGS...: start on a free loopback port; sets SB_PID, BASE, PORT.
-start_sandbox() {
-	local name=$1 line="" i; shift
+# start_sandbox NAME ARGS...: scripts/lib.sh's start_sandbox with this bench's keys and thread
+# count; sets SB_PID, BASE, PORT.
+. "$(cd "$(dirname "$0")/.." && pwd)/scripts/lib.sh"
+start_bench_sandbox() {
+	local name=$1; shift
 	local extra=()
 	[[ -n ${SANDBOX_THREADS:-} ]] && extra=(--threads "$SANDBOX_THREADS")
-	"$SANDBOX" --listen 127.0.0.1:0 --merchant-public-key "$T/merchant.pub" \
-		--private-key "$T/acquirer.pem" "${extra[@]}" "$@" >"$T/$name.out" 2>"$T/$name.err" &
-	SB_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		line=$(grep -m1 -E '^autodebit-sandbox listening on http://127\.0\.0\.1:[0-9]+$' \
-			"$T/$name.out" 2>/dev/null)
-		[[ -n $line ]] && break
-		kill -0 "$SB_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	[[ -n $line ]] || die "sandbox did not start: $(head -c 300 "$T/$name.err")"
-	BASE=${line##* }; PORT=${line##*:}
+	work=$T sandbox_bin=$SANDBOX sandbox_name=$name start_sandbox --merchant-public-key "$T/merchant.pub" \
+		--private-key "$T/acquirer.pem" "${extra[@]}" "$@" || die "sandbox did not start: $(head -c 300 "$T/$name.log")"
+	SB_PID=$sandbox_pid; BASE=$gateway; PORT=$sandbox_port
 }
 
 # signed_call PATH BODY: POST BODY signed with the openssl CLI; sets HTTP, RESP, SIGOK.
@@ -317,7 +310,7 @@ presign_for() {
 # ---------------------------------------------------------------- run a: no latency
 
 say "run a: no latency, wrk -t$THREADS -c$CONNS_A -d${DURATION}s"
-start_sandbox a
+start_bench_sandbox a
 bind
 presign_for a "$BOUND"
 check_first_pay "$T/a.tsv"
@@ -334,7 +327,7 @@ stop_pid "$SB_PID"; SB_PID=""
 # ---------------------------------------------------------------- run b: 200 ms latency
 
 say "run b: --latency-ms $LATENCY_MS, wrk -t$THREADS -c$CONNS_B -d${DURATION}s"
-start_sandbox b --latency-ms "$LATENCY_MS"
+start_bench_sandbox b --latency-ms "$LATENCY_MS"
 bind
 # the most run b can do: CONNS_B answers per latency, and no more than run a managed (+50%)
 cap=$(awk -v c="$CONNS_B" -v l="$LATENCY_MS" -v a="$A_RATE" 'BEGIN {r = c * 1000 / l; a *= 1.5; printf "%d", r < a ? r : a}')

@@ -4,7 +4,7 @@
 # Each function works in the directory $work (set by the caller) and, as root, runs the
 # PostgreSQL server as the unprivileged "postgres" user (PostgreSQL refuses root).
 
-ad_bindir=$(${PG_CONFIG:-pg_config} --bindir)
+ad_bindir=$(${PG_CONFIG:-pg_config} --bindir 2>/dev/null || true)
 
 # Every cluster here is UTF-8 with the C locale, whatever the caller's LANG or LC_ALL (initdb
 # fails on a locale the machine does not have, and the suite's expected output is in C order).
@@ -45,24 +45,28 @@ acquirer_key_b64() {
 	grep -v -- ----- "$work/acquirer/sandbox.pub" | tr -d '\n'
 }
 
-# Start a sandbox on a free loopback port with extra flags; sets gateway (its URL) and
-# sandbox_pid, and adds the pid to sandbox_pids.  Output goes to $work/${sandbox_name}.out|.log.
+# Start a sandbox on a free loopback port with extra flags; sets gateway (its URL), sandbox_port
+# and sandbox_pid, and adds the pid to sandbox_pids.  Output goes to $work/${sandbox_name}.out|.log.
+# The keys are make_keys's unless the flags name --merchant-public-key / --private-key.  The one
+# way every script here starts a sandbox (${sandbox_bin} picks the binary).
 start_sandbox() {
-	local name=${sandbox_name:-sandbox}
-	"${sandbox_bin:-sandbox/autodebit-sandbox}" --listen 127.0.0.1:0 \
-		--merchant-public-key "$work/acquirer/merchant.pub" \
-		--private-key "$work/acquirer/sandbox.pem" "$@" \
+	local name=${sandbox_name:-sandbox} keys=()
+	case " $* " in *" --merchant-public-key "*) ;; *) keys+=(--merchant-public-key "$work/acquirer/merchant.pub") ;; esac
+	case " $* " in *" --private-key "*) ;; *) keys+=(--private-key "$work/acquirer/sandbox.pem") ;; esac
+	"${sandbox_bin:-sandbox/autodebit-sandbox}" --listen 127.0.0.1:0 "${keys[@]}" "$@" \
 		> "$work/$name.out" 2> "$work/$name.log" &
 	sandbox_pid=$!
 	sandbox_pids="${sandbox_pids:-} $sandbox_pid"
 	for _ in $(seq 100); do
 		grep -q listening "$work/$name.out" 2>/dev/null && break
+		kill -0 "$sandbox_pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	gateway=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/$name.out")
+	sandbox_port=${gateway##*:}
 	if [ -z "$gateway" ]; then
 		echo "the sandbox did not start:" >&2
-		cat "$work/$name.log" >&2
+		head -c 300 "$work/$name.log" >&2
 		return 1
 	fi
 }

@@ -128,21 +128,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_sandbox NAME ARGS...: start an instance on a free port; sets SB_PID, PORT, BASE.
-start_sandbox() {
-	local name=$1 line="" i; shift
-	"$SANDBOX" --listen 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.err" &
-	SB_PID=$!; PIDS+=("$SB_PID")
-	for ((i = 0; i < 100; i++)); do
-		line=$(grep -m1 -E '^autodebit-sandbox listening on https?://127\.0\.0\.1:[0-9]+$' \
-			"$T/$name.out" 2>/dev/null)
-		[[ -n $line ]] && break
-		kill -0 "$SB_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+# start_sandbox NAME ARGS...: scripts/lib.sh's start_sandbox (the one way the scripts start a
+# sandbox), checked here: it starts and prints exactly its ready line; sets SB_PID, PORT, BASE.
+. "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
+start_sandbox_checked() {
+	local name=$1 line; shift
+	work=$T sandbox_bin=$SANDBOX sandbox_name=$name start_sandbox "$@" 2>/dev/null
+	SB_PID=$sandbox_pid; PIDS+=("$SB_PID")
+	line=$(grep -m1 -E '^autodebit-sandbox listening on https?://127\.0\.0\.1:[0-9]+$' "$T/$name.out" 2>/dev/null)
 	if [[ -z $line ]]; then
 		fail "sandbox $name starts and prints its ready line" \
-			"stdout: $(head -c 300 "$T/$name.out")" "stderr: $(head -c 300 "$T/$name.err")"
+			"stdout: $(head -c 300 "$T/$name.out")" "stderr: $(head -c 300 "$T/$name.log")"
 		return 1
 	fi
 	PORT=${line##*:}; BASE=${line##* }
@@ -910,7 +906,7 @@ test_admin() {
 test_tls() {
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
 		-addext subjectAltName=IP:127.0.0.1 -keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null
-	start_sandbox tls --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox8.pem" \
+	start_sandbox_checked tls --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox8.pem" \
 		--tls-cert "$T/tls.crt" --tls-key "$T/tls.key" --default-balance 5000 || return
 	expect_match "--tls-cert: the ready line says https" "$BASE" '^https://'
 	CURL_OPTS=(--cacert "$T/tls.crt")
@@ -928,7 +924,7 @@ test_tls() {
 
 # Lifetimes and windows, on an instance with 2-second ones.
 test_ttls() {
-	start_sandbox ttl --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox8.pem" \
+	start_sandbox_checked ttl --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox8.pem" \
 		--authcode-ttl 2 --token-ttl 2 --refresh-token-ttl 2 --cancel-window 2 || return
 	local code id="ttl-$RUN" tok ref pid el t0
 	t0=$(date +%s%3N)
@@ -963,7 +959,7 @@ test_ttls() {
 test_standing_faults() {
 	local run pattern=() i
 	for run in 1 2; do
-		start_sandbox "seed$run" --merchant-public-key "$K/merchant.pub" \
+		start_sandbox_checked "seed$run" --merchant-public-key "$K/merchant.pub" \
 			--private-key "$K/sandbox1.pem" --seed 42 --faults 'http500=0.5@inquiryPayment' || return
 		pattern[run]=""
 		for ((i = 0; i < 16; i++)); do
@@ -979,7 +975,7 @@ test_standing_faults() {
 	expect_eq "--seed 42: the same seed and request order give the same faults" \
 		"${pattern[2]}" "${pattern[1]}"
 
-	start_sandbox latency --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox1.pem" \
+	start_sandbox_checked latency --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox1.pem" \
 		--latency-ms 400 || return
 	call consult "$(consult_body GCASH lat)"
 	expect_result "--latency-ms 400: the real answer" SUCCESS S
@@ -992,7 +988,7 @@ test_standing_faults() {
 # started with these key files, signed once with the PKCS#1 and once with the PKCS#8 merchant key.
 key_format_round() {
 	local name=$1 pub=$2 priv=$3; shift 3
-	start_sandbox "$name" --merchant-public-key "$pub" --private-key "$priv" "$@" || return
+	start_sandbox_checked "$name" --merchant-public-key "$pub" --private-key "$priv" "$@" || return
 	MKEY=$K/merchant1.pem call consult "$(consult_body GCASH "kf-$name")" "${CID:-TEST_CLIENT}"
 	expect_result "$name: consult signed with the PKCS#1 merchant key" SUCCESS S
 	MKEY=$K/merchant8.pem call consult "$(consult_body GCASH "kf-$name")" "${CID:-TEST_CLIENT}"
