@@ -32,7 +32,7 @@ SELECT count(*) AS visible_payments FROM autodebit.payments WHERE order_ref = 'o
 SELECT test.err($$SELECT access_token_enc FROM autodebit.agreement$$);
 SELECT test.err($$SELECT * FROM autodebit.payment$$);
 SELECT test.err($$SELECT * FROM autodebit.exchange_log$$);
-SELECT test.err($$SELECT autodebit._exchange('a','b','c','d',1,'pay',NULL,'{}')$$);
+SELECT test.err($$SELECT autodebit._exchange(NULL::autodebit.merchant, 'pay', NULL, '{}')$$);
 SELECT test.err($$SELECT * FROM autodebit_merchant_set('X', 'https://example.com', 'merchant-pkcs8.pem', 'x')$$);
 SELECT test.err($$UPDATE autodebit.payment SET status = 'SUCCESS'$$);
 RESET ROLE;

@@ -18,6 +18,7 @@
 #include "antsig.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -315,9 +316,103 @@ jsonb_arg_text(Jsonb *jb)
 	return jb ? JsonbToCString(NULL, &jb->root, VARSIZE(jb)) : NULL;
 }
 
-/* SQL: autodebit._exchange(client_id, gateway_url, private_key_file, acquirer_public_key,
- *		key_version, api, request_id, body, secret, secret_aad, seal_aad, journal_meta)
- *		-> exchange_result */
+/* The merchant a request is for, as the SQL functions pass it. */
+typedef struct Merchant
+{
+	char	   *client_id;
+	char	   *gateway_url;
+	char	   *key_file;
+	char	   *acquirer_key;
+	int			key_version;
+} Merchant;
+
+/* A text attribute of a composite argument by name; raises when it is null. */
+static char *
+merchant_text(HeapTupleHeader row, const char *name)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(row, name, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the merchant's %s must not be null", name)));
+	return TextDatumGetCString(d);
+}
+
+/*
+ * The merchant from the arguments, and the position of the first argument after it.  Version
+ * 0.2's SQL passes an autodebit.merchant row, read by attribute name; 0.1's passed client_id,
+ * gateway_url, private_key_file, acquirer_public_key and key_version one by one, and is still
+ * served until ALTER EXTENSION autodebit UPDATE, so that a new library never stops payments.
+ */
+static int
+merchant_arg(FunctionCallInfo fcinfo, Merchant *m)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the merchant of an acquirer call must not be null")));
+	if (type_is_rowtype(get_fn_expr_argtype(fcinfo->flinfo, 0)))
+	{
+		HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+		bool		isnull;
+
+		m->client_id = merchant_text(row, "client_id");
+		m->gateway_url = merchant_text(row, "gateway_url");
+		m->key_file = merchant_text(row, "private_key_file");
+		m->acquirer_key = merchant_text(row, "acquirer_public_key");
+		m->key_version = DatumGetInt32(GetAttributeByName(row, "key_version", &isnull));
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the merchant's key_version must not be null")));
+		return 1;
+	}
+	for (int i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the merchant of an acquirer call must not be null")));
+	m->client_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	m->gateway_url = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	m->key_file = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	m->acquirer_key = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	m->key_version = PG_GETARG_INT32(4);
+	return 5;
+}
+
+/* The arguments of autodebit._exchange after the merchant, by name. */
+enum
+{
+	X_API,
+	X_REQUEST_ID,
+	X_BODY,
+	X_SECRET,
+	X_SECRET_AAD,
+	X_SEAL_AAD,
+	X_META
+};
+
+/* Raise unless the argument at position arg (named name) is present. */
+static void
+require_arg(FunctionCallInfo fcinfo, int arg, const char *function, const char *name)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s: %s must not be null", function, name)));
+}
+
+/* A text argument, or NULL. */
+static char *
+text_arg_or_null(FunctionCallInfo fcinfo, int arg)
+{
+	return PG_ARGISNULL(arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+/* SQL: autodebit._exchange(m autodebit.merchant, api, request_id, body, secret, secret_aad,
+ *		seal_aad, journal_meta) -> exchange_result */
 Datum
 autodebit_exchange(PG_FUNCTION_ARGS)
 {
@@ -325,40 +420,36 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 	Datum		values[NUM_COLS];
 	bool		nulls[NUM_COLS];
 	Exchange	x;
-	char	   *client_id;
+	Merchant	m;
+	int			a = merchant_arg(fcinfo, &m);	/* the position of X_API */
 	int			api_index;
+	char	   *request_id;
 
-	for (int i = 0; i < 8; i++)
-		if (PG_ARGISNULL(i) && i != 6)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("autodebit._exchange argument %d must not be null", i + 1)));
+	require_arg(fcinfo, a + X_API, "autodebit._exchange", "api");
+	require_arg(fcinfo, a + X_BODY, "autodebit._exchange", "body");
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "autodebit._exchange must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
-	client_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	api_index = api_index_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+	api_index = api_index_of(text_to_cstring(PG_GETARG_TEXT_PP(a + X_API)));
+	request_id = text_arg_or_null(fcinfo, a + X_REQUEST_ID);
 
-	exchange_prepare(&x, client_id, text_to_cstring(PG_GETARG_TEXT_PP(1)),
-					 text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_INT32(4), api_index,
-					 PG_GETARG_JSONB_P(7), PG_ARGISNULL(8) ? NULL : PG_GETARG_BYTEA_PP(8),
-					 PG_ARGISNULL(9) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(9)));
-	x.request_id = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	exchange_prepare(&x, m.client_id, m.gateway_url, m.key_file, m.key_version, api_index,
+					 PG_GETARG_JSONB_P(a + X_BODY),
+					 PG_ARGISNULL(a + X_SECRET) ? NULL : PG_GETARG_BYTEA_PP(a + X_SECRET),
+					 text_arg_or_null(fcinfo, a + X_SECRET_AAD));
+	x.request_id = request_id;
 
 	/* Nothing that moves money leaves before it is on disk (README, "Failure semantics"). */
 	if (antom_apis[api_index].money)
 	{
-		JournalEntry e = {client_id, antom_apis[api_index].name,
-			PG_ARGISNULL(6) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(6)),
-			x.template, PG_ARGISNULL(11) ? NULL : jsonb_arg_text(PG_GETARG_JSONB_P(11))};
+		JournalEntry e = {m.client_id, antom_apis[api_index].name, request_id ? request_id : "",
+			x.template, PG_ARGISNULL(a + X_META) ? NULL : jsonb_arg_text(PG_GETARG_JSONB_P(a + X_META))};
 
 		journal_append(&e, 1);
 	}
 	transport_post_many(&x.req, 1, 1, 0);
 	exchange_wipe(&x);
-	exchange_classify(&x, text_to_cstring(PG_GETARG_TEXT_PP(3)),
-					  PG_ARGISNULL(10) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(10)),
-					  values, nulls);
+	exchange_classify(&x, m.acquirer_key, text_arg_or_null(fcinfo, a + X_SEAL_AAD), values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -374,22 +465,35 @@ array_arg(ArrayType *a, Oid type, Datum **elems, bool **isnull, int *n)
 	deconstruct_array(a, type, typlen, typbyval, typalign, elems, isnull, n);
 }
 
+/* The arguments of autodebit._exchange_many after the merchant, by name. */
+enum
+{
+	XM_API,
+	XM_REQUEST_IDS,
+	XM_BODIES,
+	XM_SECRETS,
+	XM_SECRET_AADS,
+	XM_METAS,
+	XM_MAX_IN_FLIGHT,
+	XM_RPS,
+	XM_COUNT
+};
+
 /*
- * SQL: autodebit._exchange_many(client_id, gateway_url, private_key_file, acquirer_public_key,
- *		key_version, api, request_ids text[], bodies jsonb[], secrets bytea[], secret_aads text[],
- *		metas jsonb[], max_in_flight int, rps int) -> SETOF (i, exchange_result columns)
+ * SQL: autodebit._exchange_many(m autodebit.merchant, api, request_ids text[], bodies jsonb[],
+ *		secrets bytea[], secret_aads text[], metas jsonb[], max_in_flight int, rps int)
+ *		-> SETOF (i, exchange_result columns)
  * One merchant, one API, many requests: journaled together (one fsync), signed, then sent
  * concurrently through libcurl's multi interface with bounded concurrency and rate.
  */
 Datum
 autodebit_exchange_many(PG_FUNCTION_ARGS)
 {
+	static const char *const names[XM_COUNT] = {"api", "request_ids", "bodies", "secrets",
+	"secret_aads", "metas", "max_in_flight", "rps"};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *client_id;
-	char	   *gateway_url;
-	char	   *key_file;
-	char	   *acquirer_key;
-	int			key_version;
+	Merchant	m;
+	int			a = merchant_arg(fcinfo, &m);	/* the position of XM_API */
 	int			api_index;
 	Datum	   *ids, *bodies, *secrets, *aads, *metas;
 	bool	   *ids_null, *bodies_null, *secrets_null, *aads_null, *metas_null;
@@ -397,22 +501,14 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 	Exchange   *xs;
 	TransportRequest *reqs;
 
-	for (int i = 0; i < 13; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("autodebit._exchange_many argument %d must not be null", i + 1)));
-	client_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	gateway_url = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	key_file = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	acquirer_key = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	key_version = PG_GETARG_INT32(4);
-	api_index = api_index_of(text_to_cstring(PG_GETARG_TEXT_PP(5)));
-	array_arg(PG_GETARG_ARRAYTYPE_P(6), TEXTOID, &ids, &ids_null, &n);
-	array_arg(PG_GETARG_ARRAYTYPE_P(7), JSONBOID, &bodies, &bodies_null, &n2);
-	array_arg(PG_GETARG_ARRAYTYPE_P(8), BYTEAOID, &secrets, &secrets_null, &n3);
-	array_arg(PG_GETARG_ARRAYTYPE_P(9), TEXTOID, &aads, &aads_null, &n4);
-	array_arg(PG_GETARG_ARRAYTYPE_P(10), JSONBOID, &metas, &metas_null, &n5);
+	for (int k = 0; k < XM_COUNT; k++)
+		require_arg(fcinfo, a + k, "autodebit._exchange_many", names[k]);
+	api_index = api_index_of(text_to_cstring(PG_GETARG_TEXT_PP(a + XM_API)));
+	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_REQUEST_IDS), TEXTOID, &ids, &ids_null, &n);
+	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_BODIES), JSONBOID, &bodies, &bodies_null, &n2);
+	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_SECRETS), BYTEAOID, &secrets, &secrets_null, &n3);
+	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_SECRET_AADS), TEXTOID, &aads, &aads_null, &n4);
+	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_METAS), JSONBOID, &metas, &metas_null, &n5);
 	if (n2 != n || n3 != n || n4 != n || n5 != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -429,7 +525,7 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("request ids and bodies must not be null")));
-		exchange_prepare(&xs[i], client_id, gateway_url, key_file, key_version, api_index,
+		exchange_prepare(&xs[i], m.client_id, m.gateway_url, m.key_file, m.key_version, api_index,
 						 DatumGetJsonbP(bodies[i]),
 						 secrets_null[i] ? NULL : DatumGetByteaPP(secrets[i]),
 						 aads_null[i] ? NULL : TextDatumGetCString(aads[i]));
@@ -441,7 +537,7 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 
 		for (int i = 0; i < n; i++)
 		{
-			entries[i].client_id = client_id;
+			entries[i].client_id = m.client_id;
 			entries[i].api = antom_apis[api_index].name;
 			entries[i].request_id = TextDatumGetCString(ids[i]);
 			entries[i].body = xs[i].template;
@@ -452,7 +548,7 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < n; i++)
 		reqs[i] = xs[i].req;
-	transport_post_many(reqs, n, PG_GETARG_INT32(11), PG_GETARG_INT32(12));
+	transport_post_many(reqs, n, PG_GETARG_INT32(a + XM_MAX_IN_FLIGHT), PG_GETARG_INT32(a + XM_RPS));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -463,7 +559,7 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 		exchange_wipe(&xs[i]);
 		values[0] = Int32GetDatum(i + 1);
 		nulls[0] = false;
-		exchange_classify(&xs[i], acquirer_key, NULL, values + 1, nulls + 1);
+		exchange_classify(&xs[i], m.acquirer_key, NULL, values + 1, nulls + 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

@@ -1,16 +1,17 @@
 -- C primitives (internal; not granted to anyone).
 -- Replayable: included in the install script and in every update script.
 
-CREATE OR REPLACE FUNCTION autodebit._exchange(client_id text, gateway_url text, private_key_file text,
-		acquirer_public_key text, key_version integer, api text, request_id text, body jsonb,
+-- One acquirer call for a merchant (its row: client id, gateway, key file, acquirer key, key
+-- version), with the request's secret sealed in and, for money, its journal record first.
+CREATE OR REPLACE FUNCTION autodebit._exchange(m autodebit.merchant, api text, request_id text, body jsonb,
 		secret bytea DEFAULT NULL, secret_aad text DEFAULT NULL, seal_aad text DEFAULT NULL,
 		journal_meta jsonb DEFAULT NULL)
 	RETURNS autodebit.exchange_result
 	AS 'MODULE_PATHNAME', 'autodebit_exchange' LANGUAGE C VOLATILE;
 
-CREATE OR REPLACE FUNCTION autodebit._exchange_many(client_id text, gateway_url text, private_key_file text,
-		acquirer_public_key text, key_version integer, api text, request_ids text[], bodies jsonb[],
-		secrets bytea[], secret_aads text[], metas jsonb[], max_in_flight integer, rps integer)
+-- Many calls of one API for one merchant, journaled together and sent concurrently.
+CREATE OR REPLACE FUNCTION autodebit._exchange_many(m autodebit.merchant, api text, request_ids text[],
+		bodies jsonb[], secrets bytea[], secret_aads text[], metas jsonb[], max_in_flight integer, rps integer)
 	RETURNS TABLE (i integer, outcome text, result_code text, result_status text, result_message text,
 				   http_status integer, body jsonb, access_token_enc bytea, refresh_token_enc bytea,
 				   access_token_fp bytea, latency_ms double precision, error text)

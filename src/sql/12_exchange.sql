@@ -10,9 +10,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	x autodebit.exchange_result;
 BEGIN
-	x := autodebit._exchange(m.client_id, m.gateway_url, m.private_key_file,
-							 m.acquirer_public_key, m.key_version, api, request_id, body,
-							 secret, secret_aad, seal_aad, meta);
+	x := autodebit._exchange(m, api, request_id, body, secret, secret_aad, seal_aad, meta);
 	INSERT INTO autodebit.exchange_log (merchant_id, api, request_id, http_status, outcome,
 										result_code, result_status, result_message, latency_ms, error)
 	VALUES (m.id, api, request_id, x.http_status, x.outcome, x.result_code, x.result_status,

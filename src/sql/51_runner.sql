@@ -220,11 +220,10 @@ BEGIN
 	WHERE p.claimed_run = run_id AND p.status = 'SENDING' AND p.merchant_id = m.id;
 
 	CREATE TEMP TABLE run_results ON COMMIT DROP AS
-		SELECT * FROM autodebit._exchange_many(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-											   NULL, NULL, NULL, NULL) WITH NO DATA;
+		SELECT * FROM autodebit._exchange_many(NULL::autodebit.merchant, NULL, NULL, NULL, NULL, NULL, NULL,
+											   NULL, NULL) WITH NO DATA;
 	INSERT INTO pg_temp.run_results
-	SELECT * FROM autodebit._exchange_many(m.client_id, m.gateway_url, m.private_key_file,
-		m.acquirer_public_key, m.key_version, 'pay',
+	SELECT * FROM autodebit._exchange_many(m, 'pay',
 		(SELECT array_agg(p.payment_request_id ORDER BY b.i) FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
 		(SELECT array_agg(p.request_body ORDER BY b.i) FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),
 		(SELECT array_agg(p.token_enc ORDER BY b.i) FROM pg_temp.run_batch b JOIN autodebit.payment p ON p.id = b.payment_id),

@@ -46,3 +46,7 @@ ALTER TABLE autodebit.notification ADD CONSTRAINT notification_rejected_check
 -- Objects whose shape changed: the replayable files create them again.
 DROP VIEW autodebit.queue;
 DROP FUNCTION autodebit._open_notification(text, text, text, text, text, text);
+-- the acquirer calls take the merchant's row instead of five of its columns
+DROP FUNCTION autodebit._exchange(text, text, text, text, integer, text, text, jsonb, bytea, text, text, jsonb);
+DROP FUNCTION autodebit._exchange_many(text, text, text, text, integer, text, text[], jsonb[], bytea[], text[],
+	jsonb[], integer, integer);
