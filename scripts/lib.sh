@@ -1,5 +1,6 @@
 # Shared shell functions for the demo, the tests and the benchmarks: keys, the sandbox
-# acquirer, a private PostgreSQL cluster.  Source it; it defines functions only.
+# acquirer, a private PostgreSQL cluster, the suites' checks.  Source it; it defines functions
+# (and the checks' three counters).
 #
 # Each function works in the directory $work (set by the caller) and, as root, runs the
 # PostgreSQL server as the unprivileged "postgres" user (PostgreSQL refuses root).
@@ -18,6 +19,23 @@ else
 	as_server() { "$@"; }
 	server_user=$(id -un)
 fi
+
+# The shell suites' checks: check "what" test-command... prints "ok N - what" or "not ok N -
+# what" and counts; eq GOT WANT compares (and says what it got); checks_summary prints the
+# closing "N passed, N failed" line scripts/test.sh adds up, and fails if any check did.
+passed=0
+failed=0
+n=0
+check() {
+	local what=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $what"; passed=$((passed + 1)); else echo "not ok $n - $what"; failed=$((failed + 1)); fi
+}
+eq() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'" >&2; return 1; }; }
+checks_summary() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
 
 # A TCP port nothing listens on yet.
 free_port() {

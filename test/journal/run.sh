@@ -15,9 +15,6 @@ chmod 755 "$work"
 . scripts/lib.sh
 sandbox_bin=$repo/sandbox/autodebit-sandbox
 client=SANDBOX_JOURNAL
-passed=0
-failed=0
-n=0
 cleanup() {
 	for d in primary standby restored; do
 		[ -f "$work/$d/postmaster.pid" ] && as_server "$ad_bindir/pg_ctl" -D "$work/$d" -m immediate stop >/dev/null 2>&1
@@ -26,12 +23,6 @@ cleanup() {
 	if [ -n "$keep" ] || [ $failed -ne 0 ]; then echo "journal: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-check() {	# check "what" test-command...
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $what"; passed=$((passed + 1)); else echo "not ok $n - $what"; failed=$((failed + 1)); fi
-}
-eq() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'" >&2; return 1; }; }
 
 make_keys
 mkdir -p "$work/archive"
@@ -254,5 +245,4 @@ sleep 1.1
 check "once that transaction ends, its pay is adopted" settle standby
 check "...and given back" eq "$(on standby -c "SELECT status FROM autodebit.payment WHERE order_ref = 'big-open'")" CANCELLED
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+checks_summary

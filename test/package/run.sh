@@ -9,15 +9,8 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/autodebit-package.XXXXXX)
-passed=0
-failed=0
-n=0
+. "$repo/scripts/lib.sh"
 trap 'if [ $failed -ne 0 ]; then echo "package: kept $work" >&2; else rm -rf "$work"; fi' EXIT
-check() {	# check "what" test-command...
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $what"; passed=$((passed + 1)); else echo "not ok $n - $what"; failed=$((failed + 1)); fi
-}
 holds() { dpkg -c "$1" | awk '{print $6}' | grep -qx "./$2"; }
 lacks() { ! holds "$@"; }
 
@@ -53,5 +46,4 @@ check "the seed flow runs on the installed packages (scripts/demo.sh, AUTODEBIT_
 check "...printing no NOTICE about pg_temp and no 'could not change directory'" \
 	test "$(grep -c 'pg_temp\|could not change directory' "$work/demo.log")" = 0
 check "...and its first pay succeeds" grep -qE "invoice-2026-11 +\| +29900 +\| +PHP +\| +SUCCESS" "$work/demo.log"
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+checks_summary

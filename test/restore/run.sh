@@ -17,9 +17,6 @@ chmod 755 "$work"
 . scripts/lib.sh
 sandbox_bin=$repo/sandbox/autodebit-sandbox
 client=SANDBOX_RESTORE
-passed=0
-failed=0
-n=0
 cleanup() {
 	for d in a b; do
 		[ -f "$work/$d/postmaster.pid" ] && as_server "$ad_bindir/pg_ctl" -D "$work/$d" -m immediate stop >/dev/null 2>&1
@@ -28,12 +25,6 @@ cleanup() {
 	if [ -n "$keep" ] || [ $failed -ne 0 ]; then echo "restore: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-check() {	# check "what" test-command...
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $what"; passed=$((passed + 1)); else echo "not ok $n - $what"; failed=$((failed + 1)); fi
-}
-eq() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'" >&2; return 1; }; }
 
 make_keys
 start_sandbox --default-balance 1000000000000 || exit 1
@@ -134,5 +125,4 @@ check "a shipped wallet row cannot be changed (it would not survive a restore)" 
 	'row "(GCASH,GCASH,t)" of autodebit.wallet is shipped with the extension'
 check "...while an admin's own row can" eq "$(on a postgres -c "UPDATE autodebit.wallet SET customer_belongs_to = 'ALIPAY_HK' WHERE site_name = 'ALIPAY_MO' RETURNING seeded" 2>&1)" f
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+checks_summary

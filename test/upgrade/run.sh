@@ -19,20 +19,11 @@ chmod 755 "$work"
 sandbox_bin=$repo/sandbox/autodebit-sandbox
 client=SANDBOX_UPGRADE
 version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" autodebit.control)
-passed=0
-failed=0
-n=0
 cleanup() {
 	stop_all
 	if [ -n "$keep" ] || [ $failed -ne 0 ]; then echo "upgrade: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-check() {	# check "what" test-command...
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $what"; passed=$((passed + 1)); else echo "not ok $n - $what"; failed=$((failed + 1)); fi
-}
-eq() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'" >&2; return 1; }; }
 
 make_keys
 start_sandbox --default-balance 1000000000000 || exit 1
@@ -113,5 +104,4 @@ check "...and the same objects in the extension" \
 	eq "$(on old -c "SELECT count(*) FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'autodebit') AND deptype = 'e'")" \
 	"$(on new -c "SELECT count(*) FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'autodebit') AND deptype = 'e'")"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+checks_summary
