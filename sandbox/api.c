@@ -358,8 +358,12 @@ pay_decide(json_t *p, json_t *agr, const char *wallet)
 			code = "PAYMENT_IN_PROCESS";
 		else if (amount == 9005)
 			code = "RISK_REJECT", message = "the payment was rejected by risk control";
+		else if (amount == 9006)
+			code = "USER_AMOUNT_EXCEED_LIMIT", message = "the amount exceeds the wallet's single-payment limit for this user";
+		else if (amount == 9007)
+			code = "PAYMENT_AMOUNT_EXCEED_LIMIT", message = "the amount exceeds Alipay+'s single-payment limit";
 		else if (json_is_integer(limit) && amount > json_integer_value(limit))
-			code = "PAYMENT_AMOUNT_EXCEED_LIMIT", message = "the amount exceeds the user's single-payment limit";
+			code = "USER_AMOUNT_EXCEED_LIMIT", message = "the amount exceeds the wallet's single-payment limit for this user";
 		else if (user_balance(user, currency) < amount)
 			code = "USER_BALANCE_NOT_ENOUGH", message = "the user's balance is not enough";
 	}
@@ -401,6 +405,8 @@ api_pay(const char *client_id, json_t *req)
 	const char *token;
 	const char *terminal;
 	const char *notify;
+	json_t	   *settle;
+	const char *settle_currency;
 	const char *order_ref;
 	json_t	   *p;
 	json_t	   *answer;
@@ -423,6 +429,9 @@ api_pay(const char *client_id, json_t *req)
 		check_amount(&chk, order, "orderAmount", "order.orderAmount", false, &oc, &ov);
 	}
 	notify = check_str(&chk, req, "paymentNotifyUrl", "paymentNotifyUrl", 2048, false);
+	settle = check_obj(&chk, req, "settlementStrategy", "settlementStrategy", false);
+	settle_currency = settle ? check_str(&chk, settle, "settlementCurrency",
+										 "settlementStrategy.settlementCurrency", 3, false) : NULL;
 	check_str(&chk, req, "paymentExpiryTime", "paymentExpiryTime", 64, false);
 	check_str(&chk, req, "appId", "appId", 32, false);
 	terminal = terminal_type(&chk, req, req);
@@ -430,6 +439,15 @@ api_pay(const char *client_id, json_t *req)
 		terminal = terminal_type(&chk, order, order);
 	if (!chk.bad && strcmp(product, "AGREEMENT_PAYMENT") != 0)
 		check_fail(&chk, "productCode must be AGREEMENT_PAYMENT");
+	if (!chk.bad && settle_currency && !currency_known(settle_currency))
+		check_fail(&chk, "settlementStrategy.settlementCurrency %s is not a currency", settle_currency);
+	if (!chk.bad && cfg.settlement_currencies && settle_currency &&
+		!in_comma_list(cfg.settlement_currencies, settle_currency))
+		check_fail(&chk, "settlementStrategy.settlementCurrency %s is not one the merchant settles in (%s)",
+				   settle_currency, cfg.settlement_currencies);
+	if (!chk.bad && cfg.settlement_currencies && strchr(cfg.settlement_currencies, ',') && !settle_currency)
+		check_fail(&chk, "settlementStrategy.settlementCurrency is required: the merchant settles in %s",
+				   cfg.settlement_currencies);
 	if (!chk.bad && !wallet_known(wallet))
 		check_fail(&chk, "paymentMethod.paymentMethodType %s is not a supported wallet", wallet);
 	if (!chk.bad && terminal && !terminal_known(terminal))
@@ -438,7 +456,13 @@ api_pay(const char *client_id, json_t *req)
 		json_object_get(req, "appId") == NULL)
 		check_fail(&chk, "appId is required when terminalType is MINI_APP");
 	if (chk.bad)
-		return param_illegal(&chk);
+	{
+		/* the refusal names the request it refuses, as Antom's pay answers do */
+		answer = param_illegal(&chk);
+		if (prid)
+			json_object_set_new(answer, "paymentRequestId", json_string(prid));
+		return answer;
+	}
 
 	client_key(key, sizeof(key), client_id, prid);
 	pthread_mutex_lock(&store_lock);

@@ -57,6 +57,8 @@ static const char usage[] =
 "  --settle-ms N               when PAYMENT_IN_PROCESS settles (default 3000)\n"
 "  --cancel-window SECONDS     cancel allowed this long after pay (default 86400)\n"
 "  --default-balance N         minor units each new user holds (default 100000000)\n"
+"  --settlement-currencies L   the merchant's settlement currencies (comma list); with more\n"
+"                              than one, pay must name settlementStrategy.settlementCurrency\n"
 "  --auth-notify-url URL       notifyAuthorization target when consult names none\n"
 "  --notify-speedup N          divide Antom's re-send schedule by N (default 120)\n"
 "  --threads N                 HTTP worker threads (default 4)\n"
@@ -144,6 +146,7 @@ main(int argc, char **argv)
 		{"settle-ms", required_argument, NULL, 'S'},
 		{"cancel-window", required_argument, NULL, 'w'},
 		{"default-balance", required_argument, NULL, 'b'},
+		{"settlement-currencies", required_argument, NULL, 'Z'},
 		{"auth-notify-url", required_argument, NULL, 'n'},
 		{"notify-speedup", required_argument, NULL, 'N'},
 		{"threads", required_argument, NULL, 'T'},
@@ -221,6 +224,9 @@ main(int argc, char **argv)
 				break;
 			case 'b':
 				cfg.default_balance = number("--default-balance", optarg, 0);
+				break;
+			case 'Z':
+				cfg.settlement_currencies = optarg;
 				break;
 			case 'n':
 				cfg.auth_notify_url = optarg;

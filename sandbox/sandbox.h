@@ -43,6 +43,7 @@ typedef struct SandboxConfig
 	int			settle_ms;
 	long		cancel_window;
 	long long	default_balance;
+	const char *settlement_currencies;	/* comma list the merchant settles in, or NULL */
 	const char *auth_notify_url;
 	double		notify_speedup;
 	int			threads;
@@ -143,6 +144,7 @@ extern void random_id(const char *prefix, int hexchars, char *out, size_t outlen
 extern void payment_id(char *out, size_t outlen);
 extern bool currency_known(const char *code);
 extern json_t *result_object(const char *code, const char *status, const char *message);
+extern bool in_comma_list(const char *list, const char *item);
 extern bool wallet_known(const char *code);
 extern bool loopback_url(const char *url, char *path, size_t pathlen);
 extern char *read_file(const char *path, size_t *len);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -509,6 +510,26 @@ serve_consent(struct MHD_Connection *conn, Request *rq)
 	return ret;
 }
 
+/*
+ * The path of a request target.  Official SDKs (the Python one) send the absolute form, "POST
+ * https://host:port/ams/api/v1/payments/pay HTTP/1.1" (RFC 9112 section 3.2.2), as real gateways
+ * accept; the path is what was signed and what is routed.
+ */
+static const char *
+target_path(const char *url)
+{
+	const char *rest;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else
+		return url;				/* origin form: the path already */
+	rest = strchr(rest, '/');
+	return rest ? rest : "/";
+}
+
 /* libmicrohttpd access handler: collect the body, then route the request. */
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -518,8 +539,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 	(void) cls;
 	(void) version;
+	url = target_path(url);
 	if (rq == NULL)
 	{
+		/* what a client library adds on its own is counted, for the extension's wire test */
+		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect") != NULL)
+		{
+			pthread_mutex_lock(&store_lock);
+			stats_count("requests", "with_expect_header");
+			pthread_mutex_unlock(&store_lock);
+		}
 		*req_cls = calloc(1, sizeof(Request));
 		return MHD_YES;
 	}

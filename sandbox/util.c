@@ -42,6 +42,18 @@ result_object(const char *code, const char *status, const char *message)
 					 "resultMessage", message);
 }
 
+/* Is item one of the comma-separated list's entries? */
+bool
+in_comma_list(const char *list, const char *item)
+{
+	size_t		n = strlen(item);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, item, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 /* Is code in a NULL-terminated list? */
 static bool
 in_list(const char *const *list, const char *code)

@@ -20,6 +20,29 @@
 
 PG_FUNCTION_INFO_V1(autodebit_open_notification);
 
+/* The arguments of autodebit._open_notification, by name. */
+enum
+{
+	N_ACQUIRER_KEY,
+	N_PATH,
+	N_CLIENT_ID,
+	N_REQUEST_TIME,
+	N_SIGNATURE,
+	N_BODY,
+	N_COUNT
+};
+
+/* The columns of its answer. */
+enum
+{
+	R_VERIFIED,
+	R_PROBLEM,
+	R_BODY,
+	R_ACCESS_TOKEN_FPS,
+	R_AUTH_CODE,
+	R_COUNT
+};
+
 /* The body without one top-level member. */
 static Jsonb *
 without(Jsonb *jb, const char *key)
@@ -38,8 +61,8 @@ Datum
 autodebit_open_notification(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[5] = {0};
-	bool		nulls[5] = {false, true, true, true, true};
+	Datum		values[R_COUNT] = {0};
+	bool		nulls[R_COUNT] = {false, true, true, true, true};
 	bytea	   *body_b;
 	char	   *body;
 	size_t		len;
@@ -48,40 +71,42 @@ autodebit_open_notification(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "autodebit._open_notification must return a composite type");
-	if (tupdesc->natts != 5 || get_fn_expr_argtype(fcinfo->flinfo, 5) != BYTEAOID)
+	if (tupdesc->natts != R_COUNT || get_fn_expr_argtype(fcinfo->flinfo, N_BODY) != BYTEAOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the autodebit extension's SQL objects are older than its library"),
 				 errhint("Run ALTER EXTENSION autodebit UPDATE.")));
 	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = BoolGetDatum(false);
-	for (int i = 0; i < 6; i++)
-		if (PG_ARGISNULL(i))
+	values[R_VERIFIED] = BoolGetDatum(false);
+	/* nothing missing is believed: any absent part means not verified */
+	for (int arg = 0; arg < N_COUNT; arg++)
+		if (PG_ARGISNULL(arg))
 			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-	body_b = PG_GETARG_BYTEA_PP(5);
+	body_b = PG_GETARG_BYTEA_PP(N_BODY);
 	len = VARSIZE_ANY_EXHDR(body_b);
 	body = palloc(len + 1);
 	memcpy(body, VARDATA_ANY(body_b), len);
 	body[len] = '\0';
 
 	{
-		AntSigMessage msg = {"POST", text_to_cstring(PG_GETARG_TEXT_PP(1)),
-			text_to_cstring(PG_GETARG_TEXT_PP(2)), text_to_cstring(PG_GETARG_TEXT_PP(3)), body, len};
+		AntSigMessage msg = {"POST", text_to_cstring(PG_GETARG_TEXT_PP(N_PATH)),
+			text_to_cstring(PG_GETARG_TEXT_PP(N_CLIENT_ID)),
+			text_to_cstring(PG_GETARG_TEXT_PP(N_REQUEST_TIME)), body, len};
 
-		if (!antsig_parse_header(text_to_cstring(PG_GETARG_TEXT_PP(4)), sig, sizeof(sig)) ||
-			!antsig_verify(keys_acquirer(text_to_cstring(PG_GETARG_TEXT_PP(0))), &msg, sig))
+		if (!antsig_parse_header(text_to_cstring(PG_GETARG_TEXT_PP(N_SIGNATURE)), sig, sizeof(sig)) ||
+			!antsig_verify(keys_acquirer(text_to_cstring(PG_GETARG_TEXT_PP(N_ACQUIRER_KEY))), &msg, sig))
 		{
 			explicit_bzero(body, len);
 			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 		}
 	}
-	values[0] = BoolGetDatum(true);
+	values[R_VERIFIED] = BoolGetDatum(true);
 	/* the acquirer signed it: from here on, every answer is a recorded one */
 	problem = (strlen(body) != len) ? "the body holds a NUL byte" : notification_unreadable(body, len);
 	if (problem)
 	{
-		values[1] = CStringGetTextDatum(problem);
-		nulls[1] = false;
+		values[R_PROBLEM] = CStringGetTextDatum(problem);
+		nulls[R_PROBLEM] = false;
 	}
 	else
 	{
@@ -91,18 +116,18 @@ autodebit_open_notification(PG_FUNCTION_ARGS)
 
 		if (token)
 		{
-			values[3] = vault_fingerprints(token, strlen(token));
-			nulls[3] = false;
+			values[R_ACCESS_TOKEN_FPS] = vault_fingerprints(token, strlen(token));
+			nulls[R_ACCESS_TOKEN_FPS] = false;
 			explicit_bzero(token, strlen(token));
 		}
 		if (code)
 		{
-			values[4] = CStringGetTextDatum(code);
-			nulls[4] = false;
+			values[R_AUTH_CODE] = CStringGetTextDatum(code);
+			nulls[R_AUTH_CODE] = false;
 		}
 		/* SQL strips every other secret-looking member, at any depth (autodebit._redact) */
-		values[2] = JsonbPGetDatum(without(without(jb, "accessToken"), "authCode"));
-		nulls[2] = false;
+		values[R_BODY] = JsonbPGetDatum(without(without(jb, "accessToken"), "authCode"));
+		nulls[R_BODY] = false;
 	}
 	explicit_bzero(body, len);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

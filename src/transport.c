@@ -206,9 +206,15 @@ start_transfer(Transfer *t)
 	if (e == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
 	t->easy = e;
-	for (int i = 0; i < r->nheaders; i++)
+	for (int i = 0; i <= r->nheaders; i++)
 	{
-		struct curl_slist *grown = curl_slist_append(t->headers, r->headers[i]);
+		/*
+		 * and "Expect:" (empty): no Expect: 100-continue, whatever libcurl's version would add
+		 * for a large body, so the wire does not change with it (a server that never answers
+		 * 100 would cost a second a request)
+		 */
+		struct curl_slist *grown = curl_slist_append(t->headers,
+													 i < r->nheaders ? r->headers[i] : "Expect:");
 
 		if (grown == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));

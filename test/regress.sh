@@ -56,6 +56,9 @@ tls_gateway=$gateway
 # and one whose tokens live seconds, for expiry and refresh
 sandbox_name=sandbox-short start_sandbox --token-ttl 3 --refresh-token-ttl 8
 short_gateway=$gateway
+# and one whose merchant settles in two currencies (pay must name one)
+sandbox_name=sandbox-settle start_sandbox --settlement-currencies USD,SGD
+settle_gateway=$gateway
 gateway=$plain_gateway
 
 # The temporary instance listens on 127.0.0.1:$pg_port; the notification receiver, started
@@ -90,6 +93,7 @@ autodebit_test.notifyd_log = '$work/notifyd.log'
 autodebit_test.sandbox_key_file = '$work/acquirer/sandbox.pem'
 autodebit_test.tls_gateway = '$tls_gateway'
 autodebit_test.short_gateway = '$short_gateway'
+autodebit_test.settle_gateway = '$settle_gateway'
 autodebit_test.tls_ca_file = '$work/acquirer/tls.crt'
 autodebit_test.acquirer_key_b64 = '$(acquirer_key_b64)'
 autodebit_test.acquirer_key_pem_file = '$work/acquirer/sandbox.pub'

@@ -14,7 +14,10 @@ CREATE TABLE autodebit.merchant (
 	payment_notify_url	text CHECK (length(payment_notify_url) <= 2048),
 	auth_notify_url		text CHECK (length(auth_notify_url) <= 1024),
 	created_at			timestamptz NOT NULL DEFAULT now(),
-	updated_at			timestamptz NOT NULL DEFAULT now()
+	updated_at			timestamptz NOT NULL DEFAULT now(),
+	-- sent in pay's settlementStrategy when set (merchants contracted for several settlement currencies)
+	settlement_currency	text CHECK (settlement_currency ~ '^[A-Z]{3}$'),
+	refund_notify_url	text CHECK (length(refund_notify_url) <= 2048)	-- refunds' own; else payment_notify_url
 );
 
 -- Tenancy: the roles that act for a merchant (autodebit_merchant_grant).  A member of such a
@@ -62,7 +65,8 @@ CREATE TABLE autodebit.agreement (
 	created_at				timestamptz NOT NULL DEFAULT now(),
 	updated_at				timestamptz NOT NULL DEFAULT now(),
 	ended_at				timestamptz,
-	end_reason				text
+	end_reason				text,
+	os_type					text	-- IOS or ANDROID for APP and WAP authorizations: sent in pay's env
 );
 
 CREATE UNIQUE INDEX agreement_one_active

@@ -7,7 +7,7 @@
 CREATE OR REPLACE VIEW autodebit.agreements WITH (security_invoker = true) AS
 	SELECT id, merchant_id, customer_ref, customer_belongs_to, terminal_type, status,
 		   access_token_expires_at, refresh_token_expires_at, user_login_id,
-		   created_at, updated_at, ended_at, end_reason
+		   created_at, updated_at, ended_at, end_reason, os_type
 	FROM autodebit.agreement;
 
 CREATE OR REPLACE VIEW autodebit.payments WITH (security_invoker = true) AS

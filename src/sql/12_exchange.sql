@@ -204,7 +204,8 @@ BEGIN
 	END IF;
 	prid := 'ad_' || left(encode(sha256(convert_to(m.client_id || '/' || order_ref, 'UTF8')), 'hex'), 40)
 			|| '_' || attempt;
-	env := jsonb_build_object('terminalType', a.terminal_type);
+	-- the terminal and OS of the authorization (consult's), as the SDKs send them in pay
+	env := jsonb_strip_nulls(jsonb_build_object('terminalType', a.terminal_type, 'osType', a.os_type));
 	body := jsonb_strip_nulls(jsonb_build_object(
 		'productCode', 'AGREEMENT_PAYMENT',
 		'paymentRequestId', prid,
@@ -218,6 +219,8 @@ BEGIN
 			'env', env),
 		'env', env,
 		'appId', CASE WHEN a.terminal_type = 'MINI_APP' THEN m.app_id END,
+		'settlementStrategy', CASE WHEN m.settlement_currency IS NOT NULL
+								   THEN jsonb_build_object('settlementCurrency', m.settlement_currency) END,
 		'paymentNotifyUrl', m.payment_notify_url));
 	INSERT INTO autodebit.payment (merchant_id, payment_request_id, order_ref, attempt, customer_ref,
 								   customer_belongs_to, agreement_id, amount_minor, currency,

@@ -4,7 +4,8 @@
 -- Register (or update) the merchant's Antom client.
 CREATE OR REPLACE FUNCTION autodebit_merchant_set(client_id text, gateway_url text, private_key_file text,
 		acquirer_public_key text, key_version integer DEFAULT 1, app_id text DEFAULT NULL,
-		payment_notify_url text DEFAULT NULL, auth_notify_url text DEFAULT NULL)
+		payment_notify_url text DEFAULT NULL, auth_notify_url text DEFAULT NULL,
+		settlement_currency text DEFAULT NULL, refund_notify_url text DEFAULT NULL)
 	RETURNS autodebit.merchant
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -40,17 +41,26 @@ BEGIN
 	IF auth_notify_url IS NOT NULL THEN
 		PERFORM autodebit._check_web_url('auth_notify_url', auth_notify_url, 1024);
 	END IF;
+	IF refund_notify_url IS NOT NULL THEN
+		PERFORM autodebit._check_web_url('refund_notify_url', refund_notify_url, 2048);
+	END IF;
+	IF settlement_currency IS NOT NULL AND NOT EXISTS (SELECT FROM autodebit.currency c WHERE c.code = settlement_currency) THEN
+		RAISE EXCEPTION 'unknown settlement currency "%"', settlement_currency
+			USING ERRCODE = 'ZD101', HINT = 'Use the ISO 4217 code of a currency your Antom contract settles in.';
+	END IF;
 	PERFORM autodebit._check_keys(private_key_file, acquirer_public_key);
 
 	INSERT INTO autodebit.merchant AS t (client_id, gateway_url, private_key_file, acquirer_public_key,
-								 key_version, app_id, payment_notify_url, auth_notify_url)
+								 key_version, app_id, payment_notify_url, auth_notify_url,
+								 settlement_currency, refund_notify_url)
 	VALUES (client_id, rtrim(gateway_url, '/'), private_key_file, acquirer_public_key, key_version,
-			app_id, payment_notify_url, auth_notify_url)
+			app_id, payment_notify_url, auth_notify_url, settlement_currency, refund_notify_url)
 	ON CONFLICT ON CONSTRAINT merchant_client_id_key DO UPDATE SET
 		gateway_url = excluded.gateway_url, private_key_file = excluded.private_key_file,
 		acquirer_public_key = excluded.acquirer_public_key, key_version = excluded.key_version,
 		app_id = excluded.app_id, payment_notify_url = excluded.payment_notify_url,
-		auth_notify_url = excluded.auth_notify_url, updated_at = now()
+		auth_notify_url = excluded.auth_notify_url, settlement_currency = excluded.settlement_currency,
+		refund_notify_url = excluded.refund_notify_url, updated_at = now()
 	RETURNING * INTO m;
 	RETURN m;
 END

@@ -86,11 +86,11 @@ BEGIN
 
 	INSERT INTO autodebit.agreement (id, merchant_id, customer_ref, customer_belongs_to, terminal_type,
 									 access_token_enc, access_token_fp, access_token_expires_at,
-									 refresh_token_enc, refresh_token_expires_at, user_login_id, auth_state)
+									 refresh_token_enc, refresh_token_expires_at, user_login_id, auth_state, os_type)
 	VALUES (agreement_id, m.id, s.customer_ref, s.customer_belongs_to, s.terminal_type,
 			x.access_token_enc, x.access_token_fp, autodebit._time(x.body->>'accessTokenExpiryTime'),
 			x.refresh_token_enc, autodebit._time(x.body->>'refreshTokenExpiryTime'),
-			x.body->>'userLoginId', s.auth_state);
+			x.body->>'userLoginId', s.auth_state, s.os_type);
 	UPDATE autodebit.consult_session cs SET used_at = now(), agreement_id = agreement_id
 	WHERE cs.auth_state = s.auth_state;
 	RETURN agreement_id;

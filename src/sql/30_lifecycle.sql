@@ -197,7 +197,7 @@ BEGIN
 				'paymentId', p.payment_id,
 				'refundAmount', jsonb_build_object('currency', p.currency, 'value', amount_minor::text),
 				'refundReason', reason,
-				'refundNotifyUrl', m.payment_notify_url)))
+				'refundNotifyUrl', coalesce(m.refund_notify_url, m.payment_notify_url))))
 	RETURNING * INTO r;
 	RETURN r;
 END

@@ -9,7 +9,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA autodebit FROM PUBLIC, autodebit_admin, au
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA autodebit FROM PUBLIC, autodebit_admin, autodebit_user, autodebit_notify;
 
-REVOKE ALL ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text),
+REVOKE ALL ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text, text, text),
 	autodebit_consult(text, text, text, text, text, text),
 	autodebit_apply_token(text, text),
 	autodebit_pay(text, text, bigint, text, text, text, text, boolean),
@@ -46,7 +46,7 @@ GRANT SELECT (id, client_id, app_id, created_at, updated_at) ON autodebit.mercha
 
 GRANT SELECT (id, merchant_id, customer_ref, customer_belongs_to, terminal_type, status,
 	access_token_expires_at, refresh_token_expires_at, user_login_id, created_at, updated_at,
-	ended_at, end_reason) ON autodebit.agreement TO autodebit_admin, autodebit_user;
+	ended_at, end_reason, os_type) ON autodebit.agreement TO autodebit_admin, autodebit_user;
 
 GRANT SELECT (id, merchant_id, payment_request_id, order_ref, attempt, customer_ref,
 	customer_belongs_to, agreement_id, amount_minor, currency, description, status, result_code,
@@ -76,7 +76,7 @@ GRANT EXECUTE ON FUNCTION autodebit._run_begin(), autodebit._schedules_open(bigi
 
 GRANT INSERT, UPDATE, DELETE ON autodebit.wallet, autodebit.currency TO autodebit_admin;
 
-GRANT EXECUTE ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text),
+GRANT EXECUTE ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, text, text, text, text, text),
 	autodebit_merchant_grant(text, name), autodebit_merchant_revoke(text, name), autodebit_reconcile(),
 	autodebit_reseal_tokens(integer)
 	TO autodebit_admin;

@@ -29,7 +29,7 @@ COMMENT ON VIEW autodebit.queue IS 'Open payments by merchant and status: count,
 COMMENT ON VIEW autodebit.merchant_grants IS 'Who acts for which merchant (admins)';
 COMMENT ON VIEW autodebit.data_key_use IS 'How many stored tokens each data key version seals (admins; for retiring a key)';
 
-COMMENT ON FUNCTION @extschema@.autodebit_merchant_set(text, text, text, text, integer, text, text, text) IS 'Register or update a merchant''s Antom client after checking its URLs and keys (admins)';
+COMMENT ON FUNCTION @extschema@.autodebit_merchant_set(text, text, text, text, integer, text, text, text, text, text) IS 'Register or update a merchant''s Antom client after checking its URLs and keys (admins)';
 COMMENT ON FUNCTION @extschema@.autodebit_merchant_grant(text, name) IS 'Let a role and its members act for a merchant (admins)';
 COMMENT ON FUNCTION @extschema@.autodebit_merchant_revoke(text, name) IS 'Stop a role acting for a merchant (admins)';
 COMMENT ON FUNCTION @extschema@.autodebit_consult(text, text, text, text, text, text) IS 'Start an authorization: an auth_state and the URL for my.signContract';

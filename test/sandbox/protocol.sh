@@ -14,7 +14,7 @@
 #
 # Covered: startup errors; answer headers; consult validation; the consent page (agree,
 # decline, 410); applyToken (code, reuse, wallet, refresh); pay (idempotency, ledger,
-# balance, limits, MINI_APP); magic amounts 9001-9005 and settling; inquiries; refunds;
+# balance, limits, MINI_APP); magic amounts 9001-9007 and settling; inquiries; refunds;
 # cancel; revoke and in-wallet revoke; bad and missing request signatures; both path
 # prefixes; every fault kind forced through the admin API; notification records; request
 # variants; HTTPS; lifetimes and windows; standing faults and their seed; key formats
@@ -211,7 +211,9 @@ declare -A APIPATH=(
 # Environment knobs for one call: SEND_BODY (send these bytes instead of the signed BODY),
 # NO_SIG=1 (omit the Signature header), CHECK_SIG=0 (do not assert the answer's signature),
 # REQ_TIME (a Request-Time other than epoch ms), HDR_STYLE=docs (lower-case header names and
-# "algorithm=RSA256, keyVersion=1, signature=..." with spaces, as in Antom's doc examples).
+# "algorithm=RSA256, keyVersion=1, signature=..." with spaces, as in Antom's doc examples),
+# ABS_TARGET=1 (the request target in absolute form, POST http://host:port/ams/..., as the
+# official Python SDK sends it; the signature is over the path).
 call() {
 	local api=$1 body=$2 cid=${3:-TEST_CLIENT} prefix=${4:-/ams/api/v1/}
 	local path=$prefix${APIPATH[$api]:-$api} now sig w
@@ -229,6 +231,7 @@ call() {
 		sh="signature: algorithm=RSA256, keyVersion=1, signature=$sig"
 	fi
 	[[ ${NO_SIG:-0} == 1 ]] || h+=(-H "$sh")
+	[[ ${ABS_TARGET:-0} == 1 ]] && h+=(--request-target "$BASE$path")	# absolute form, as the Python SDK
 	rm -f "$T/resp.h" "$T/resp.b"
 	w=$(curl "${CURL_OPTS[@]}" -sS -m 20 -D "$T/resp.h" -o "$T/resp.b" -w '%{http_code} %{time_total}' \
 		"${h[@]}" --data-binary @"$T/req.body" "$BASE$path" 2>"$T/curl.err")
@@ -372,6 +375,17 @@ test_answer_headers() {
 	expect_result "unknown path: NO_INTERFACE_DEF" NO_INTERFACE_DEF F
 }
 
+# Official SDKs: the Python one sends the request target in absolute form (RFC 9112 3.2.2) and
+# reads signature, response-time and client-id with exactly these lower-case names.
+test_sdk_forms() {
+	ABS_TARGET=1 call consult "$(consult_body GCASH "abs-$RUN")"
+	expect_result "absolute-form request target (POST http://host:port/ams/api/v1/...): consult SUCCESS" SUCCESS S
+	ABS_TARGET=1 call consult "$(consult_body GCASH "abs2-$RUN")" TEST_CLIENT /ams/sandbox/api/v1/
+	expect_result "absolute-form request target under /ams/sandbox/api/v1/: consult SUCCESS" SUCCESS S
+	expect_eq "answer headers are sent as signature, response-time, client-id (lower case)" \
+		"$(grep -c -E '^(signature|response-time|client-id): ' "$T/resp.h")" 3
+}
+
 test_consult() {
 	local good; good=$(consult_body GCASH "c-$RUN")
 	call consult "$(jq -c 'del(.customerBelongsTo)' <<<"$good")"
@@ -512,7 +526,7 @@ test_pay() {
 	expect_result "pay replayed in another currency: REPEAT_REQ_INCONSISTENT" REPEAT_REQ_INCONSISTENT F
 
 	call pay "$(pay_body "lim-$RUN" 20001 "$GC_TOKEN")"
-	expect_result "pay above the single-payment limit: PAYMENT_AMOUNT_EXCEED_LIMIT" PAYMENT_AMOUNT_EXCEED_LIMIT F
+	expect_result "pay above the user's single-payment limit in the wallet: USER_AMOUNT_EXCEED_LIMIT" USER_AMOUNT_EXCEED_LIMIT F
 	admin POST "/sandbox/admin/users/$user" '{"balance":{"USD":"500"}}'
 	call pay "$(pay_body "poor-$RUN" 600 "$GC_TOKEN")"
 	expect_result "pay above the balance: USER_BALANCE_NOT_ENOUGH" USER_BALANCE_NOT_ENOUGH F
@@ -555,6 +569,10 @@ test_magic_amounts() {
 	expect_result "magic 9002: the token stays valid" SUCCESS S
 	call pay "$(pay_body "m5-$RUN" 9005 "$t" EUR)"
 	expect_result "magic 9005 (EUR): RISK_REJECT" RISK_REJECT F
+	call pay "$(pay_body "m6-$RUN" 9006 "$t")"
+	expect_result "magic 9006: USER_AMOUNT_EXCEED_LIMIT (the wallet's own limit for the user)" USER_AMOUNT_EXCEED_LIMIT F
+	call pay "$(pay_body "m7-$RUN" 9007 "$t")"
+	expect_result "magic 9007: PAYMENT_AMOUNT_EXCEED_LIMIT (Alipay+'s single-payment limit)" PAYMENT_AMOUNT_EXCEED_LIMIT F
 
 	local t0; t0=$(date +%s%3N)
 	call pay "$(pay_body "m3-$RUN" 9003 "$t")"
@@ -923,6 +941,21 @@ test_tls() {
 }
 
 # Lifetimes and windows, on an instance with 2-second ones.
+# --settlement-currencies with more than one: pay must say which (settlementStrategy), and it
+# must be one of them; the official demo sets it.
+test_settlement_currencies() {
+	start_sandbox_checked settle --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox8.pem" \
+		--settlement-currencies USD,SGD || return
+	bind GCASH "settle-$RUN" || { fail "settlement: bind" "body: $RESP"; stop_sandbox; return; }
+	call pay "$(pay_body "st1-$RUN" 100 "$TOKEN")"
+	expect_result "two settlement currencies, pay without settlementStrategy: PARAM_ILLEGAL" PARAM_ILLEGAL F
+	call pay "$(pay_body "st2-$RUN" 100 "$TOKEN" | jq -c '.settlementStrategy = {settlementCurrency: "EUR"}')"
+	expect_result "...with a currency the merchant does not settle in: PARAM_ILLEGAL" PARAM_ILLEGAL F
+	call pay "$(pay_body "st3-$RUN" 100 "$TOKEN" | jq -c '.settlementStrategy = {settlementCurrency: "SGD"}')"
+	expect_result "...with settlementStrategy.settlementCurrency SGD: SUCCESS" SUCCESS S
+	stop_sandbox
+}
+
 test_ttls() {
 	start_sandbox_checked ttl --merchant-public-key "$K/merchant.pub" --private-key "$K/sandbox8.pem" \
 		--authcode-ttl 2 --token-ttl 2 --refresh-token-ttl 2 --cancel-window 2 || return
@@ -1026,6 +1059,7 @@ test_startup_errors
 key_format_round b64-spki+b64-pkcs8 "$K/merchant.pub.b64" "$K/sandbox8.b64" \
 	--settle-ms "$SETTLE_MS" || finish
 test_answer_headers
+test_sdk_forms
 test_consult
 test_consent
 test_apply_token
@@ -1045,6 +1079,7 @@ stop_sandbox
 
 test_tls
 test_ttls
+test_settlement_currencies
 test_standing_faults
 test_key_formats
 finish

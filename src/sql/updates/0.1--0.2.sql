@@ -43,9 +43,18 @@ ALTER TABLE autodebit.notification ADD COLUMN problem text;
 ALTER TABLE autodebit.notification ADD CONSTRAINT notification_rejected_check
 	CHECK ((outcome = 'rejected') = (body IS NULL AND problem IS NOT NULL));
 
+-- Wire fidelity: a settlement currency and a refund notify URL per merchant; the OS of an
+-- APP or WAP authorization, for pay's env.
+ALTER TABLE autodebit.merchant ADD COLUMN settlement_currency text CHECK (settlement_currency ~ '^[A-Z]{3}$');
+ALTER TABLE autodebit.merchant ADD COLUMN refund_notify_url text CHECK (length(refund_notify_url) <= 2048);
+ALTER TABLE autodebit.agreement ADD COLUMN os_type text;
+UPDATE autodebit.agreement a SET os_type = s.os_type
+FROM autodebit.consult_session s WHERE s.agreement_id = a.id AND s.os_type IS NOT NULL;
+
 -- Objects whose shape changed: the replayable files create them again.
 DROP VIEW autodebit.queue;
 DROP FUNCTION autodebit._open_notification(text, text, text, text, text, text);
+DROP FUNCTION @extschema@.autodebit_merchant_set(text, text, text, text, integer, text, text, text);
 -- the acquirer calls take the merchant's row instead of five of its columns
 DROP FUNCTION autodebit._exchange(text, text, text, text, integer, text, text, jsonb, bytea, text, text, jsonb);
 DROP FUNCTION autodebit._exchange_many(text, text, text, text, integer, text, text[], jsonb[], bytea[], text[],
