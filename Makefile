@@ -21,14 +21,17 @@ PGFILEDESC   = "autodebit - Antom Auto Debit from SQL"
 # once, at CREATE EXTENSION; the replayable ones (CREATE OR REPLACE) also end every update
 # script, after that update's schema changes (src/sql/updates/<from>--<to>.sql).
 SQL_SCHEMA   = src/sql/00_schema.sql src/sql/01_reference.sql src/sql/02_tables.sql \
-               src/sql/03_transitions.sql
+               src/sql/03_transitions.sql src/sql/06_events.sql
 SQL_REPLAY   = src/sql/04_views.sql src/sql/05_guards.sql src/sql/10_primitives.sql \
                src/sql/11_checks.sql src/sql/12_exchange.sql src/sql/20_merchants.sql \
                src/sql/21_authorization.sql src/sql/22_pay.sql src/sql/30_lifecycle.sql \
-               src/sql/31_reconcile.sql src/sql/32_notifications.sql src/sql/40_rotation.sql \
+               src/sql/31_reconcile.sql src/sql/32_notifications.sql src/sql/33_events.sql \
+               src/sql/40_rotation.sql \
                src/sql/50_schedules.sql src/sql/51_runner.sql src/sql/80_security.sql \
                src/sql/85_dump.sql src/sql/90_grants.sql src/sql/95_comments.sql
 UPDATES      = 0.1--0.2
+# schema files a version brings whole, included by its update script after its schema changes
+NEW_SCHEMA_0.1--0.2 = src/sql/06_events.sql
 
 DATA_built   = $(EXTENSION)--$(EXTVERSION).sql $(foreach u,$(UPDATES),$(EXTENSION)--$(u).sql)
 DATA         = src/sql/updates/$(EXTENSION)--0.1.sql
@@ -54,7 +57,8 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SCHEMA) $(SQL_REPLAY) Makefile
 	$(call sql_header,autodebit $(EXTVERSION): Antom Auto Debit from SQL.,CREATE EXTENSION autodebit)
 	for f in $(filter %.sql,$^); do cat $$f; echo; done >> $@
 
-$(EXTENSION)--%.sql: src/sql/updates/%.sql $(SQL_REPLAY) Makefile
+.SECONDEXPANSION:
+$(EXTENSION)--%.sql: src/sql/updates/%.sql $$(NEW_SCHEMA_$$*) $(SQL_REPLAY) Makefile
 	$(call sql_header,autodebit update $*: its schema changes and then every replayable file.,ALTER EXTENSION autodebit UPDATE)
 	for f in $(filter %.sql,$^); do cat $$f; echo; done >> $@
 

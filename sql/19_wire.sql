@@ -32,13 +32,14 @@ SELECT test.err($$SELECT * FROM autodebit_merchant_set('SANDBOX_SETTLE', current
 	'merchant-pkcs8.pem', current_setting('autodebit_test.acquirer_key_b64'), settlement_currency => 'XXX')$$);
 
 -- the terminal and OS of an APP (or WAP) authorization go into pay's env and order.env
+-- (with a merchant that has no auth notify URL: the app's apply_token is the only one)
 SELECT c.auth_url IS NOT NULL AS consulted FROM autodebit_consult('wire-b', 'GCASH', 'https://merchant.example/back',
-	terminal_type => 'APP', os_type => 'IOS', merchant => 'SANDBOX_SUITE') c;
+	terminal_type => 'APP', os_type => 'IOS', merchant => 'SANDBOX_SETTLE') c;
 SELECT a.status, a.os_type FROM (SELECT * FROM autodebit.consult_session WHERE customer_ref = 'wire-b') s,
 	LATERAL (SELECT substring(test.sh(format('curl -sSk -o /dev/null -w %s %s', test.shq('%{redirect_url}'),
 		test.shq(s.auth_url || '&decision=agree&user=wire-b-wallet'))) from 'authCode=([^&]+)') AS code) c,
 	LATERAL autodebit_apply_token(s.auth_state, c.code) a;
-SELECT status FROM autodebit_pay('wire-b', 'wire-order-3', 500, 'USD', 'from the app', merchant => 'SANDBOX_SUITE');
+SELECT status FROM autodebit_pay('wire-b', 'wire-order-3', 500, 'USD', 'from the app', merchant => 'SANDBOX_SETTLE');
 SELECT request_body->'env' AS env, request_body->'order'->'env' AS order_env
 FROM autodebit.payment WHERE order_ref = 'wire-order-3';
 

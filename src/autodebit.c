@@ -30,6 +30,7 @@ int			autodebit_orphan_policy = 0;
 int			autodebit_max_in_flight = 200;
 int			autodebit_requests_per_second = 0;
 char	   *autodebit_test_now = NULL;
+int			autodebit_event_retention_s = 30 * 86400;
 
 static const struct config_enum_entry orphan_policies[] = {
 	{"cancel", 0, false},
@@ -114,6 +115,11 @@ _PG_init(void)
 							"At most this many new requests a second from autodebit_run() (0: no limit).",
 							NULL, &autodebit_requests_per_second, 0, 0, 100000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.event_retention",
+							"autodebit_run() deletes payment events older than this.",
+							"Consumers that fall further behind lose the events in between.",
+							&autodebit_event_retention_s, 30 * 86400, 3600, 3650 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomStringVariable("autodebit.test_now",
 							   "Tests only: the time schedules and retries take as now (empty: the real time).",
 							   NULL, &autodebit_test_now, "",

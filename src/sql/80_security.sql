@@ -10,6 +10,7 @@ ALTER TABLE autodebit.payment ENABLE ROW LEVEL SECURITY;
 ALTER TABLE autodebit.refund ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE autodebit.schedule ENABLE ROW LEVEL SECURITY;
+ALTER TABLE autodebit.events ENABLE ROW LEVEL SECURITY;
 
 DROP POLICY IF EXISTS acts_for ON autodebit.merchant;
 CREATE POLICY acts_for ON autodebit.merchant FOR SELECT
@@ -29,4 +30,9 @@ CREATE POLICY acts_for ON autodebit.refund FOR SELECT
 
 DROP POLICY IF EXISTS acts_for ON autodebit.schedule;
 CREATE POLICY acts_for ON autodebit.schedule FOR SELECT
+	USING (merchant_id = ANY ((SELECT autodebit._caller_merchants())::bigint[]));
+
+DROP POLICY IF EXISTS acts_for ON autodebit.events;
+
+CREATE POLICY acts_for ON autodebit.events FOR SELECT
 	USING (merchant_id = ANY ((SELECT autodebit._caller_merchants())::bigint[]));

@@ -7,7 +7,9 @@
 -- the seeded reference tables only the rows an admin added.  The journal cursor is not dumped:
 -- it is a position in this cluster's WAL, meaningless anywhere else; a restored database starts
 -- its own at CREATE EXTENSION.  (It is registered with a filter that keeps no row, so that a
--- database updated from 0.1, where it was dumped, and a new one are alike.)
+-- database updated from 0.1, where it was dumped, and a new one are alike.)  Payment events and
+-- their consumers' positions are not dumped either: positions are transaction ids of this
+-- cluster, and a restored database's consumers start with the events it makes.
 SELECT pg_catalog.pg_extension_config_dump('autodebit.merchant', '');
 
 SELECT pg_catalog.pg_extension_config_dump('autodebit.merchant_grant', '');

@@ -20,7 +20,8 @@ REVOKE ALL ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, t
 	autodebit_handle_notification(text, text, text, text, bytea), autodebit_reseal_tokens(integer),
 	autodebit_merchant_grant(text, name), autodebit_merchant_revoke(text, name),
 	autodebit_schedule(text, bigint, text, text, interval, timestamptz, text, text, boolean, interval[]),
-	autodebit_schedule_pause(bigint), autodebit_schedule_resume(bigint), autodebit_schedule_cancel(bigint)
+	autodebit_schedule_pause(bigint), autodebit_schedule_resume(bigint), autodebit_schedule_cancel(bigint),
+	autodebit_events(text, integer)
 	FROM PUBLIC, autodebit_admin, autodebit_user, autodebit_notify;
 
 REVOKE ALL ON PROCEDURE autodebit_run(integer) FROM PUBLIC, autodebit_admin, autodebit_user, autodebit_notify;
@@ -94,3 +95,11 @@ GRANT EXECUTE ON FUNCTION autodebit_consult(text, text, text, text, text, text),
 GRANT EXECUTE ON FUNCTION autodebit_handle_notification(text, text, text, text, text),
 	autodebit_handle_notification(text, text, text, text, bytea)
 	TO autodebit_notify, autodebit_admin;
+
+GRANT SELECT ON autodebit.events TO autodebit_admin, autodebit_user;
+
+GRANT SELECT ON autodebit.event_consumer TO autodebit_admin;
+
+GRANT EXECUTE ON FUNCTION autodebit_events(text, integer) TO autodebit_admin, autodebit_user;
+
+GRANT EXECUTE ON FUNCTION autodebit._prune_events() TO autodebit_admin;

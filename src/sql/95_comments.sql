@@ -19,6 +19,8 @@ COMMENT ON TABLE autodebit.journal_retry IS 'Send journal records read but not a
 COMMENT ON TABLE autodebit.transition IS 'The state machines: every status move each kind of object may make, and why';
 COMMENT ON TABLE autodebit.schedule IS 'Recurring debits; read autodebit.schedules';
 COMMENT ON TABLE autodebit.schedule_period IS 'Each period of a schedule: due, status (OPEN, RETRY, PAID, FAILED, SKIPPED), failures, next attempt';
+COMMENT ON TABLE autodebit.events IS 'Every status change of a payment, refund, agreement or schedule, appended in the transaction that made it (read them with autodebit_events)';
+COMMENT ON TABLE autodebit.event_consumer IS 'Where each named event consumer has read to, and the role it belongs to';
 COMMENT ON TABLE autodebit.run IS 'One row per autodebit_run(): claimed, sent, succeeded, failed, unknown, throttled, recovered, duration';
 
 COMMENT ON VIEW autodebit.agreements IS 'Authorizations without tokens, of the merchants the reader acts for';
@@ -50,3 +52,4 @@ COMMENT ON FUNCTION @extschema@.autodebit_schedule_pause(bigint) IS 'Pause a sch
 COMMENT ON FUNCTION @extschema@.autodebit_schedule_resume(bigint) IS 'Resume a schedule (periods that fell due while paused are not charged)';
 COMMENT ON FUNCTION @extschema@.autodebit_schedule_cancel(bigint) IS 'Cancel a schedule for good';
 COMMENT ON PROCEDURE @extschema@.autodebit_run(integer) IS 'What pg_cron calls every minute: open due periods, send queued payments in batches, reconcile, refresh (admins)';
+COMMENT ON FUNCTION @extschema@.autodebit_events(text, integer) IS 'The next payment events for a named consumer, its position moved past them in the caller''s transaction';
