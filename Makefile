@@ -26,6 +26,7 @@ SQL_REPLAY   = src/sql/04_views.sql src/sql/05_guards.sql src/sql/10_primitives.
                src/sql/11_checks.sql src/sql/12_exchange.sql src/sql/20_merchants.sql \
                src/sql/21_authorization.sql src/sql/22_pay.sql src/sql/30_lifecycle.sql \
                src/sql/31_reconcile.sql src/sql/32_notifications.sql src/sql/33_events.sql \
+               src/sql/34_monitoring.sql \
                src/sql/40_rotation.sql \
                src/sql/50_schedules.sql src/sql/51_runner.sql src/sql/80_security.sql \
                src/sql/85_dump.sql src/sql/90_grants.sql src/sql/95_comments.sql

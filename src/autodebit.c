@@ -31,6 +31,8 @@ int			autodebit_max_in_flight = 200;
 int			autodebit_requests_per_second = 0;
 char	   *autodebit_test_now = NULL;
 int			autodebit_event_retention_s = 30 * 86400;
+int			autodebit_run_retention_s = 90 * 86400;
+int			autodebit_exchange_log_retention_s = 90 * 86400;
 
 static const struct config_enum_entry orphan_policies[] = {
 	{"cancel", 0, false},
@@ -119,6 +121,14 @@ _PG_init(void)
 							"autodebit_run() deletes payment events older than this.",
 							"Consumers that fall further behind lose the events in between.",
 							&autodebit_event_retention_s, 30 * 86400, 3600, 3650 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.run_retention",
+							"autodebit_run() deletes rows of autodebit.run finished longer ago than this.",
+							NULL, &autodebit_run_retention_s, 90 * 86400, 3600, 3650 * 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.exchange_log_retention",
+							"autodebit_run() deletes rows of autodebit.exchange_log older than this.",
+							NULL, &autodebit_exchange_log_retention_s, 90 * 86400, 3600, 3650 * 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomStringVariable("autodebit.test_now",
 							   "Tests only: the time schedules and retries take as now (empty: the real time).",

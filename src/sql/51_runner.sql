@@ -394,6 +394,7 @@ BEGIN
 		PERFORM autodebit._schedules_settle();
 		PERFORM autodebit._refresh_expiring();
 		PERFORM autodebit._prune_events();
+		PERFORM autodebit._prune_history();
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
 		PERFORM autodebit._step_failed('agreements', st, msg);

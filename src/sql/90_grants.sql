@@ -21,7 +21,7 @@ REVOKE ALL ON FUNCTION autodebit_merchant_set(text, text, text, text, integer, t
 	autodebit_merchant_grant(text, name), autodebit_merchant_revoke(text, name),
 	autodebit_schedule(text, bigint, text, text, interval, timestamptz, text, text, boolean, interval[]),
 	autodebit_schedule_pause(bigint), autodebit_schedule_resume(bigint), autodebit_schedule_cancel(bigint),
-	autodebit_events(text, integer)
+	autodebit_events(text, integer), autodebit_metrics()
 	FROM PUBLIC, autodebit_admin, autodebit_user, autodebit_notify;
 
 REVOKE ALL ON PROCEDURE autodebit_run(integer) FROM PUBLIC, autodebit_admin, autodebit_user, autodebit_notify;
@@ -103,3 +103,8 @@ GRANT SELECT ON autodebit.event_consumer TO autodebit_admin;
 GRANT EXECUTE ON FUNCTION autodebit_events(text, integer) TO autodebit_admin, autodebit_user;
 
 GRANT EXECUTE ON FUNCTION autodebit._prune_events() TO autodebit_admin;
+
+-- monitoring: for the operator (grant autodebit_metrics() to your exporter's role as well)
+GRANT SELECT ON autodebit.health TO autodebit_admin;
+
+GRANT EXECUTE ON FUNCTION autodebit_metrics(), autodebit._prune_history() TO autodebit_admin;

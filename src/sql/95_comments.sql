@@ -29,6 +29,7 @@ COMMENT ON VIEW autodebit.refunds IS 'Refunds, of the merchants the reader acts 
 COMMENT ON VIEW autodebit.schedules IS 'Recurring debits with when the next period falls due, of the merchants the reader acts for';
 COMMENT ON VIEW autodebit.queue IS 'Open payments by merchant and status: count, oldest, age of the oldest';
 COMMENT ON VIEW autodebit.merchant_grants IS 'Who acts for which merchant (admins)';
+COMMENT ON VIEW autodebit.health IS 'What an operator asks: open and unknown payments, give-backs, journal records waiting, alarms, runs, expiring tokens, notifications not applied; each with its threshold and ok or alert';
 COMMENT ON VIEW autodebit.data_key_use IS 'How many stored tokens each data key version seals (admins; for retiring a key)';
 
 COMMENT ON FUNCTION @extschema@.autodebit_merchant_set(text, text, text, text, integer, text, text, text, text, text) IS 'Register or update a merchant''s Antom client after checking its URLs and keys (admins)';
@@ -53,3 +54,4 @@ COMMENT ON FUNCTION @extschema@.autodebit_schedule_resume(bigint) IS 'Resume a s
 COMMENT ON FUNCTION @extschema@.autodebit_schedule_cancel(bigint) IS 'Cancel a schedule for good';
 COMMENT ON PROCEDURE @extschema@.autodebit_run(integer) IS 'What pg_cron calls every minute: open due periods, send queued payments in batches, reconcile, refresh (admins)';
 COMMENT ON FUNCTION @extschema@.autodebit_events(text, integer) IS 'The next payment events for a named consumer, its position moved past them in the caller''s transaction';
+COMMENT ON FUNCTION @extschema@.autodebit_metrics() IS 'autodebit.health and payments by status in the Prometheus text exposition format';
