@@ -37,11 +37,12 @@ checks_summary() {
 	[ "$failed" -eq 0 ]
 }
 
-# A TCP port nothing listens on yet.
+# A TCP port nothing listens on yet, below the kernel's ephemeral range (32768 and up on Linux),
+# so a program listening on port 0 meanwhile cannot be handed the same one.
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % 12000))
 		[ -z "$(ss -Htln "( sport = :$port )")" ] && echo "$port" && return
 	done
 }
