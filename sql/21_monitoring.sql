@@ -48,3 +48,19 @@ RESET client_min_messages;
 SELECT (SELECT count(*) FROM autodebit.run WHERE started_at < now() - interval '100 days') AS old_runs,
 	   (SELECT count(*) FROM autodebit.exchange_log WHERE at < now() - interval '100 days') AS old_log,
 	   (SELECT count(*) FROM autodebit.events WHERE occurred_at < now() - interval '31 days') AS old_events;
+
+-- a step of a run that raises (here: the admin may no longer call the token refresh) is in
+-- item_error and the server log with the run's id, and the run goes on and finishes
+CREATE ROLE mon_ops LOGIN IN ROLE autodebit_admin;
+REVOKE EXECUTE ON FUNCTION autodebit._refresh_expiring() FROM autodebit_admin;
+SET ROLE mon_ops;
+SET client_min_messages = error;
+CALL autodebit_run();
+RESET client_min_messages;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION autodebit._refresh_expiring() TO autodebit_admin;
+SELECT e.kind, e.ref = 'agreements of run ' || r.id AS names_the_run, e.sqlstate, r.finished_at IS NOT NULL AS run_finished
+FROM autodebit.item_error e, (SELECT max(id) AS id, max(finished_at) AS finished_at FROM autodebit.run) r
+WHERE e.kind = 'step' ORDER BY e.id DESC LIMIT 1;
+SELECT pg_read_file(current_setting('autodebit_test.log_file')) ~
+	   ('autodebit: step agreements of run ' || (SELECT max(id) FROM autodebit.run) || ' was skipped') AS logged_with_run_id;

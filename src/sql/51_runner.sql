@@ -321,7 +321,7 @@ BEGIN
 		PERFORM autodebit._schedules_open(run_id);
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-		PERFORM autodebit._step_failed('schedules', st, msg);
+		PERFORM autodebit._step_failed(pg_catalog.format('%s of run %s', 'schedules', run_id), st, msg);
 	END;
 	COMMIT;
 	PERFORM autodebit._pin_search_path();
@@ -348,7 +348,7 @@ BEGIN
 		PERFORM autodebit._schedules_settle();
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-		PERFORM autodebit._step_failed('schedules', st, msg);
+		PERFORM autodebit._step_failed(pg_catalog.format('%s of run %s', 'schedules', run_id), st, msg);
 	END;
 	COMMIT;
 	PERFORM autodebit._pin_search_path();
@@ -358,7 +358,7 @@ BEGIN
 			rec := autodebit._reconcile_journal(500);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-			PERFORM autodebit._step_failed('journal', st, msg);
+			PERFORM autodebit._step_failed(pg_catalog.format('%s of run %s', 'journal', run_id), st, msg);
 			rec := NULL;
 		END;
 		COMMIT;
@@ -370,7 +370,7 @@ BEGIN
 			step := autodebit._reconcile_payments(50);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-			PERFORM autodebit._step_failed('payments', st, msg);
+			PERFORM autodebit._step_failed(pg_catalog.format('%s of run %s', 'payments', run_id), st, msg);
 			step := NULL;
 		END;
 		COMMIT;
@@ -382,7 +382,7 @@ BEGIN
 			step := autodebit._reconcile_refunds(50);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-			PERFORM autodebit._step_failed('refunds', st, msg);
+			PERFORM autodebit._step_failed(pg_catalog.format('%s of run %s', 'refunds', run_id), st, msg);
 			step := NULL;
 		END;
 		COMMIT;
@@ -397,7 +397,7 @@ BEGIN
 		PERFORM autodebit._prune_history();
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-		PERFORM autodebit._step_failed('agreements', st, msg);
+		PERFORM autodebit._step_failed(pg_catalog.format('%s of run %s', 'agreements', run_id), st, msg);
 	END;
 	COMMIT;
 	PERFORM autodebit._pin_search_path();
