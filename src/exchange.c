@@ -17,7 +17,6 @@
 #include "antom_api.h"
 #include "antsig.h"
 #include "catalog/pg_type.h"
-#include "common/jsonapi.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"

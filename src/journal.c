@@ -18,7 +18,6 @@
  */
 #include "autodebit.h"
 
-#include <sys/stat.h>
 
 #include <openssl/hmac.h>
 
@@ -237,13 +236,11 @@ cached_key(KeyCache *cache, int version)
 {
 	if (!cache->looked[version])
 	{
-		struct stat st;
-		char		name[32];
+		const unsigned char *key = keys_data_key_if_present(version);
 
-		snprintf(name, sizeof(name), "data-%d.key", version);
-		cache->present[version] = stat(key_path(name), &st) == 0;
-		if (cache->present[version])
-			memcpy(cache->key[version], keys_data_key(version), 32);
+		cache->present[version] = key != NULL;
+		if (key)
+			memcpy(cache->key[version], key, 32);
 		cache->looked[version] = true;
 	}
 	return cache->present[version] ? cache->key[version] : NULL;

@@ -255,22 +255,12 @@ decode_data_key(const char *text, size_t len, unsigned char out[32])
 	"Only a new installation creates it: openssl rand -hex 32 > data-N.key; chmod 600 data-N.key " \
 	"(in autodebit.key_directory, owned by the server's user)."
 
-/* The data key of a version, or NULL when its file is not in the key directory. */
-const unsigned char *
-keys_data_key_if_present(int version)
-{
-	char		name[32];
-	struct stat st;
-
-	snprintf(name, sizeof(name), "data-%d.key", version);
-	if (stat(key_path(name), &st) != 0)
-		return NULL;
-	return keys_data_key(version);
-}
-
-/* The 32-byte token data key of a version (file data-N.key), cached per backend. */
-const unsigned char *
-keys_data_key(int version)
+/*
+ * The 32-byte token data key of a version (file data-N.key), cached per backend.  A missing file
+ * raises, or with missing_ok gives NULL (one stat either way).
+ */
+static const unsigned char *
+data_key(int version, bool missing_ok)
 {
 	char		name[32];
 	char	   *path;
@@ -283,12 +273,16 @@ keys_data_key(int version)
 	snprintf(name, sizeof(name), "data-%d.key", version);
 	path = key_path(name);
 	if (stat(path, &st) != 0)
+	{
+		if (missing_ok)
+			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
 				 errmsg("token data key file \"%s\" does not exist", name),
 				 errdetail("It is not in autodebit.key_directory."),
 				 errdetail_log("Looked for \"%s\".", path),
 				 errhint("%s", DATA_KEY_HINT)));
+	}
 	for (int i = 0; i < KEY_CACHE_SIZE; i++)
 	{
 		DataKeyEntry *e = &data_cache[i];
@@ -324,6 +318,20 @@ keys_data_key(int version)
 	slot->mtime = st.st_mtime;
 	slot->inode = st.st_ino;
 	return slot->key;
+}
+
+/* The data key of a version; raises when its file is missing or not a key. */
+const unsigned char *
+keys_data_key(int version)
+{
+	return data_key(version, false);
+}
+
+/* The data key of a version, or NULL when its file is not in the key directory. */
+const unsigned char *
+keys_data_key_if_present(int version)
+{
+	return data_key(version, true);
 }
 
 PG_FUNCTION_INFO_V1(autodebit_check_keys);
