@@ -2,6 +2,9 @@
  * consent.c
  *	  The wallet's authorization page behind consult's authUrl.  A person
  *	  reads it and presses Agree or Decline; a script adds &decision=.
+ *	  With &reply=json the decision is answered as JSON instead of a 302:
+ *	  the super-app simulator's webview reads the redirect's query that way,
+ *	  as a real super app intercepts the redirect natively.
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
@@ -76,7 +79,7 @@ simple_page(const char *title, const char *message)
 	char	   *out;
 
 	if (asprintf(&out, "<!doctype html><html><head><meta charset=\"utf-8\"><title>%s</title></head>"
-				 "<body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\">"
+				 "<body style=\"font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em\">"
 				 "<h1>%s</h1><p>%s</p></body></html>\n", title, title, message) < 0)
 		out = NULL;
 	return out;
@@ -117,7 +120,7 @@ ask_page(json_t *session, const char *session_id)
 	if (asprintf(&out,
 				 "<!doctype html><html><head><meta charset=\"utf-8\">"
 				 "<title>%s wallet: authorize automatic payments</title></head>"
-				 "<body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\">"
+				 "<body style=\"font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em\">"
 				 "<p><small>autodebit sandbox wallet</small></p>"
 				 "<h1>%s: authorize automatic payments</h1>"
 				 "<p>The merchant <b>%s</b> asks to debit your <b>%s</b> wallet "
@@ -139,11 +142,10 @@ ask_page(json_t *session, const char *session_id)
 	return out;
 }
 
-/* Agree: mint a single-use authCode, tell the merchant (if asked), redirect. */
+/* Agree: mint a single-use authCode (into code[40]), tell the merchant (if asked), redirect. */
 static int
-agree(json_t *session, const char *user, char **body, char **location)
+agree(json_t *session, const char *user, char *code, char **body, char **location)
 {
-	char		code[40];
 	char		login[64];
 	const char *state = json_string_value(json_object_get(session, "authState"));
 	const char *notify = json_string_value(json_object_get(session, "authNotifyUrl"));
@@ -154,7 +156,7 @@ agree(json_t *session, const char *user, char **body, char **location)
 		user = login;
 	}
 	store_user(user);
-	random_id("sbx_ac_", 24, code, sizeof(code));
+	random_id("sbx_ac_", 24, code, 40);
 	json_object_set_new(store_codes, code,
 						json_pack("{s:s,s:s,s:s,s:s,s:s*,s:f,s:b}",
 								  "clientId", json_string_value(json_object_get(session, "clientId")),
@@ -175,10 +177,23 @@ agree(json_t *session, const char *user, char **body, char **location)
 	return 302;
 }
 
+/* The decision's redirect as JSON: its URL and the query pairs it carries. */
+static char *
+json_reply(const char *location, json_t *session, const char *code, const char *error)
+{
+	json_t	   *o = json_pack("{s:s?,s:s?,s:s?,s:s?}", "location", location,
+							  "authState", json_string_value(json_object_get(session, "authState")),
+							  "authCode", code, "error", error);
+	char	   *out = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	return out;
+}
+
 /* Serve the consent page for a session (store_lock held); returns the HTTP status. */
 int
 consent_page(const char *session_id, const char *decision, const char *user,
-			 char **body, char **location)
+			 bool reply_json, char **body, char **location)
 {
 	json_t	   *session = session_id ? json_object_get(store_sessions, session_id) : NULL;
 
@@ -200,8 +215,20 @@ consent_page(const char *session_id, const char *decision, const char *user,
 	}
 	if (strcmp(decision, "agree") == 0)
 	{
+		char		code[40];
+		int			status;
+
 		json_object_set_new(session, "decided", json_true());
-		return agree(session, user, body, location);
+		status = agree(session, user, code, body, location);
+		if (reply_json)
+		{
+			free(*body);
+			*body = json_reply(*location, session, code, NULL);
+			free(*location);
+			*location = NULL;
+			return 200;
+		}
+		return status;
 	}
 	if (strcmp(decision, "decline") == 0)
 	{
@@ -211,6 +238,14 @@ consent_page(const char *session_id, const char *decision, const char *user,
 								  json_string_value(json_object_get(session, "authState")),
 								  "error", "USER_DECLINED");
 		*body = simple_page("Declined", "Returning to the merchant.");
+		if (reply_json)
+		{
+			free(*body);
+			*body = json_reply(*location, session, NULL, "USER_DECLINED");
+			free(*location);
+			*location = NULL;
+			return 200;
+		}
 		return 302;
 	}
 	*body = simple_page("Bad decision", "decision must be agree or decline.");

@@ -62,6 +62,8 @@ static const char usage[] =
 "  --auth-notify-url URL       notifyAuthorization target when consult names none\n"
 "  --notify-speedup N          divide Antom's re-send schedule by N (default 120)\n"
 "  --threads N                 HTTP worker threads (default 4)\n"
+"  --superapp DIR              serve the super-app simulator in DIR at /sandbox/superapp/\n"
+"  --mini-program DIR          the mini program it plays, at /sandbox/superapp/app/\n"
 "  --verbose                   a line per request on stderr\n"
 "  --help                      this text\n";
 
@@ -150,6 +152,8 @@ main(int argc, char **argv)
 		{"auth-notify-url", required_argument, NULL, 'n'},
 		{"notify-speedup", required_argument, NULL, 'N'},
 		{"threads", required_argument, NULL, 'T'},
+		{"superapp", required_argument, NULL, 'U'},
+		{"mini-program", required_argument, NULL, 'M'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -233,6 +237,12 @@ main(int argc, char **argv)
 				break;
 			case 'N':
 				cfg.notify_speedup = (double) number("--notify-speedup", optarg, 1);
+				break;
+			case 'U':
+				cfg.superapp_dir = optarg;
+				break;
+			case 'M':
+				cfg.mini_program_dir = optarg;
 				break;
 			case 'T':
 				cfg.threads = (int) number("--threads", optarg, 1);

@@ -9,6 +9,7 @@
  *	  api.c		 the eight /ams/ APIs: validation and answers
  *	  store.c	 the wallet: sessions, users, tokens, payments, refunds, ledger
  *	  consent.c	 the authorization (consent) page
+ *	  superapp.c the super-app simulator's files and the mini program it plays
  *	  admin.c	 /sandbox/admin/ endpoints
  *	  notify.c	 signed notifications with Antom's re-send schedule (libcurl)
  *	  util.c	 time, ids, field validation, currencies and wallets
@@ -47,6 +48,8 @@ typedef struct SandboxConfig
 	const char *auth_notify_url;
 	double		notify_speedup;
 	int			threads;
+	const char *superapp_dir;	/* the simulator's files, or NULL */
+	const char *mini_program_dir;	/* the mini program it plays, or NULL */
 	bool		verbose;
 	char		base_url[128];	/* http(s)://host:port, known once listening */
 } SandboxConfig;
@@ -124,7 +127,10 @@ extern void stats_count(const char *api, const char *code);
 
 /* consent.c */
 extern int	consent_page(const char *session_id, const char *decision,
-						 const char *user, char **body, char **location);
+						 const char *user, bool reply_json, char **body, char **location);
+
+/* superapp.c */
+extern char *superapp_file(const char *path, size_t *len, const char **type, const char **why);
 
 /* admin.c */
 extern int	admin_handle(const char *method, const char *url, const char *body,

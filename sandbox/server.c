@@ -496,18 +496,49 @@ serve_consent(struct MHD_Connection *conn, Request *rq)
 {
 	char	   *body = NULL;
 	char	   *location = NULL;
+	const char *reply;
+	bool		json;
 	int			status;
 	enum MHD_Result ret;
 
 	pthread_mutex_lock(&store_lock);
+	reply = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "reply");
+	json = reply != NULL && strcmp(reply, "json") == 0;
 	status = consent_page(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "session"),
 						  MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "decision"),
 						  MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "user"),
-						  &body, &location);
+						  json, &body, &location);
 	pthread_mutex_unlock(&store_lock);
-	ret = send_plain(conn, rq, status, "text/html; charset=UTF-8", body, location);
+	ret = send_plain(conn, rq, status,
+					 json && status == 200 && body[0] == '{' ? "application/json" : "text/html; charset=UTF-8",
+					 body, location);
 	free(location);
 	return ret;
+}
+
+/* Serve a file of the super-app simulator or of the mini program it plays. */
+static enum MHD_Result
+serve_superapp(struct MHD_Connection *conn, Request *rq, const char *rest)
+{
+	const char *type = NULL;
+	const char *why = NULL;
+	size_t		len = 0;
+	char	   *body;
+	struct MHD_Response *resp;
+
+	if (rest[0] == '\0')
+	{
+		/* /sandbox/superapp: the directory, so relative links resolve */
+		return send_plain(conn, rq, MHD_HTTP_FOUND, "text/plain", strdup("see /sandbox/superapp/\n"),
+						  "/sandbox/superapp/");
+	}
+	body = superapp_file(rest, &len, &type, &why);
+	if (body == NULL)
+		return send_plain(conn, rq, MHD_HTTP_NOT_FOUND, "text/plain", strdup(why), NULL);
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return send_response(conn, rq, MHD_HTTP_OK, resp, 0, false);
 }
 
 /*
@@ -586,6 +617,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return serve_ams(conn, url, method, rq);
 	if (strcmp(url, "/sandbox/authorize") == 0 && strcmp(method, "GET") == 0)
 		return serve_consent(conn, rq);
+	if (strncmp(url, "/sandbox/superapp", 17) == 0 && strcmp(method, "GET") == 0)
+		return serve_superapp(conn, rq, url + 17);
 	if (strncmp(url, "/sandbox/admin/", 15) == 0)
 	{
 		char	   *out = NULL;

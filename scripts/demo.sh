@@ -4,10 +4,19 @@
 # builds, runs, prints each step and its result, and cleans up.
 #
 #   scripts/demo.sh
+#   scripts/demo.sh --browser               the same flow clicked by a person: the sandbox's
+#                                           super-app simulator plays examples/mini-program/;
+#                                           prints its URL, runs until Ctrl-C
 #   AUTODEBIT_INSTALLED=1 scripts/demo.sh   use the installed extension and autodebit-sandbox
 #                                           (the Debian packages, say): build and install nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
+browser=
+case "${1:-}" in
+	--browser) browser=1 ;;
+	"") ;;
+	*) echo "usage: scripts/demo.sh [--browser]" >&2; exit 2 ;;
+esac
 
 if [ -z "${AUTODEBIT_INSTALLED:-}" ]; then
 	scripts/install-deps.sh
@@ -16,6 +25,8 @@ if [ -z "${AUTODEBIT_INSTALLED:-}" ]; then
 else
 	sandbox_bin=$(command -v autodebit-sandbox)
 fi
+superapp_dir=$PWD/sandbox/superapp
+[ -n "${AUTODEBIT_INSTALLED:-}" ] && [ -d /usr/share/autodebit-tools/superapp ] && superapp_dir=/usr/share/autodebit-tools/superapp
 
 work=$(mktemp -d /tmp/autodebit-demo.XXXXXX)
 chmod 755 "$work"
@@ -31,7 +42,7 @@ make_keys
 ls -l "$work/keys" | tail -n +2
 
 step "Sandbox acquirer (a local Antom Auto Debit gateway)"
-start_sandbox
+start_sandbox --superapp "$superapp_dir" --mini-program "$PWD/examples/mini-program"
 cat "$work/sandbox.out"
 
 step "Private PostgreSQL cluster"
@@ -41,6 +52,29 @@ echo "running in $work/data"
 step "CREATE EXTENSION and register the merchant's Antom client"
 sql "CREATE EXTENSION autodebit"
 sql "SELECT client_id, gateway_url, private_key_file, app_id FROM autodebit_merchant_set('SANDBOX_DEMO_MERCHANT', '$gateway', 'merchant.pem', '$(acquirer_key_b64)', app_id => 'DEMO_MINI_APP')"
+
+if [ -n "$browser" ]; then
+	step "The mini program's merchant backend: examples/mini-program/merchant.sql behind server.py"
+	cluster_psql -q -f "$PWD/examples/mini-program/merchant.sql"
+	start_merchant_backend
+	echo "listening on $backend"
+	step "Open the super-app simulator (loopback only) and press \"Enable auto debit\":"
+	echo
+	echo "    $gateway/sandbox/superapp/?backend=$backend&customer=customer-42"
+	echo
+	echo "    (?site=DANA plays another wallet; &fail=7001 makes my.signContract lose its answer)"
+	echo "Ctrl-C ends the demo and shows what the database recorded."
+	on_interrupt() {
+		trap - INT
+		step "What the database recorded"
+		sql "SELECT customer_ref, customer_belongs_to, status, user_login_id FROM autodebit.agreements ORDER BY id"
+		sql "SELECT customer_ref, order_ref, amount_minor, currency, status FROM autodebit.payments ORDER BY id"
+		sql "SELECT customer_ref, site_name, agreement_id, first_order, sign_error FROM mp.enrolment ORDER BY id"
+		exit 0
+	}
+	trap on_interrupt INT
+	while :; do sleep 1; done
+fi
 
 step "my.getSiteInfo() in the mini program says which wallet it runs in"
 site=GCASH

@@ -12,6 +12,8 @@ packages=(
 	libmicrohttpd-dev libjansson-dev        # the sandbox acquirer: HTTP server, JSON
 	wrk                                     # bench/: load generator
 	debhelper fakeroot postgresql-server-dev-all  # debian/: the packages (pg_buildext)
+	python3 python3-psycopg2                # the mini program's merchant backend; bench/'s peer
+	chromium nodejs                         # test/browser: headless chromium, playwright-core
 )
 
 missing=()
@@ -29,3 +31,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's nodejs comes without npm (NodeSource's has it)
+command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null

@@ -124,9 +124,27 @@ authorize_customer() {
 	cluster_psql -At -c "SELECT status FROM autodebit_apply_token('$state', '$code')" >/dev/null
 }
 
-# Stop what start_sandbox and start_cluster started.
+# Start the mini program's merchant backend (examples/mini-program/server.py, Debian's python3
+# and python3-psycopg2) on a free loopback port against the private cluster, answering CORS for
+# the sandbox's simulator page; sets backend (its URL).  merchant.sql must be loaded.
+start_merchant_backend() {
+	local port
+	port=$(free_port)
+	/usr/bin/python3 "${mini_program_dir:-examples/mini-program}/server.py" --listen "127.0.0.1:$port" \
+		--dsn "host=$work port=${cluster_port:-5499} user=postgres dbname=postgres" \
+		--allow-origin "${gateway%/}" > "$work/merchant.out" 2> "$work/merchant.log" &
+	helper_pids="${helper_pids:-} $!"
+	for _ in $(seq 100); do
+		grep -q listening "$work/merchant.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	backend=http://127.0.0.1:$port
+	grep -q listening "$work/merchant.out" || { echo "the merchant backend did not start:" >&2; cat "$work/merchant.log" >&2; return 1; }
+}
+
+# Stop what start_sandbox, start_merchant_backend and start_cluster started.
 stop_all() {
-	for pid in ${sandbox_pids:-}; do kill "$pid" 2>/dev/null; done
+	for pid in ${sandbox_pids:-} ${helper_pids:-}; do kill "$pid" 2>/dev/null; done
 	if [ -f "$work/data/postmaster.pid" ]; then
 		as_server "$ad_bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1
 	fi

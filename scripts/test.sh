@@ -7,7 +7,8 @@
 #   5. upgrades: 0.1 filled and updated, compared with a new installation; the pg_regress suite
 #      again on an extension updated from 0.1
 #   6. the Debian packages: built with pg_buildext, installed, the seed flow run on them (as root)
-#   7. the torture run: 300 orders under faults, kill -9 and a cluster crash, books compared
+#   7. the mini program in a browser: the sandbox's super-app simulator in headless chromium
+#   8. the torture run: 300 orders under faults, kill -9 and a cluster crash, books compared
 # Ends with one line "N passed, N failed" over all suites; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,10 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	echo "skipped: dpkg -i needs root"
 fi
+
+echo "== the mini program in a browser: agree, decline, 7001, a refused site (test/browser/run.sh)"
+test/browser/run.sh | tee "$log"
+count_suite
 
 echo "== torture: 300 orders, faults, kill -9 and a cluster crash (test/torture/run.sh)"
 if test/torture/run.sh --orders 300 --seed "${TORTURE_SEED:-$(( $(date +%s) % 100000 ))}" | tee "$log"; then

@@ -39,6 +39,8 @@ check "postgresql-15-autodebit holds the library, the control file and every scr
 check "...and no program" eval "lacks $ext usr/lib/postgresql/15/bin/autodebit-notifyd && lacks $ext usr/lib/postgresql/15/bin/autodebit-sandbox"
 check "autodebit-tools holds autodebit-notifyd and autodebit-sandbox" \
 	eval "holds $tools usr/bin/autodebit-notifyd && holds $tools usr/bin/autodebit-sandbox"
+check "...and the sandbox's super-app simulator page" \
+	eval "holds $tools usr/share/autodebit-tools/superapp/index.html && holds $tools usr/share/autodebit-tools/superapp/superapp.js"
 dpkg -i "$ext" "$tools" > "$work/install.log" 2>&1
 check "both install with dpkg -i" test "$(dpkg-query -W -f='${Status}\n' postgresql-15-autodebit autodebit-tools | grep -c 'install ok installed')" = 2
 LANG=en_US.UTF-8 LC_ALL= AUTODEBIT_INSTALLED=1 "$repo/scripts/demo.sh" > "$work/demo.log" 2>&1
