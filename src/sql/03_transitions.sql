@@ -61,11 +61,7 @@ INSERT INTO autodebit.transition VALUES
 	('period', 'RETRY', 'PAID', 'a retry succeeded'),
 	('period', 'RETRY', 'FAILED', 'the retries ran out');
 
--- May an object move from one status to another?  (A status kept is not a move.)
-CREATE FUNCTION autodebit._may(object text, from_status text, to_status text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
-$$ SELECT from_status = to_status OR EXISTS (SELECT FROM autodebit.transition t
-		WHERE t.object = _may.object AND t.from_status = _may.from_status AND t.to_status = _may.to_status) $$;
+-- (autodebit._may(object, from, to), the question these guards ask, is in 05_guards.sql.)
 
 -- The guard on every status column: a move autodebit.transition does not list is refused.
 CREATE FUNCTION autodebit._guard_transition() RETURNS trigger

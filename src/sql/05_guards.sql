@@ -1,5 +1,15 @@
--- Guards on the reference tables.
+-- Guards: the state machines' question, and the reference tables' shipped rows.
 -- Replayable: included in the install script and in every update script.
+
+-- May an object move from one status to another?  (A status kept is not a move.)  PL/pgSQL, so
+-- its one query is planned once per session: every status change asks it, twice.
+CREATE OR REPLACE FUNCTION autodebit._may(object text, from_status text, to_status text) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN from_status = to_status OR EXISTS (SELECT FROM autodebit.transition t
+		WHERE t.object = _may.object AND t.from_status = _may.from_status AND t.to_status = _may.to_status);
+END
+$$;
 
 -- The shipped rows of the reference tables stay as shipped: pg_dump keeps only the rows an admin
 -- added (a restore makes the shipped ones with CREATE EXTENSION), so a changed shipped row would

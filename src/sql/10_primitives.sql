@@ -17,6 +17,15 @@ CREATE OR REPLACE FUNCTION autodebit._exchange_many(m autodebit.merchant, api te
 				   access_token_fp bytea, latency_ms double precision, error text)
 	AS 'MODULE_PATHNAME', 'autodebit_exchange_many' LANGUAGE C VOLATILE;
 
+-- ...and with the AAD each answer's tokens are sealed under (applyToken: refreshing many tokens).
+CREATE OR REPLACE FUNCTION autodebit._exchange_many(m autodebit.merchant, api text, request_ids text[],
+		bodies jsonb[], secrets bytea[], secret_aads text[], metas jsonb[], max_in_flight integer, rps integer,
+		seal_aads text[])
+	RETURNS TABLE (i integer, outcome text, result_code text, result_status text, result_message text,
+				   http_status integer, body jsonb, access_token_enc bytea, refresh_token_enc bytea,
+				   access_token_fp bytea, latency_ms double precision, error text)
+	AS 'MODULE_PATHNAME', 'autodebit_exchange_many' LANGUAGE C VOLATILE;
+
 CREATE OR REPLACE FUNCTION autodebit._journal_read(from_lsn pg_lsn, max_records integer, max_bytes bigint,
 		OUT lsn pg_lsn, OUT next_lsn pg_lsn, OUT at timestamptz, OUT xid xid8,
 		OUT client_id text, OUT api text, OUT request_id text, OUT meta jsonb, OUT body jsonb)
@@ -44,7 +53,7 @@ CREATE OR REPLACE FUNCTION autodebit._secret_placeholder() RETURNS text
 -- The associated data an agreement's token is sealed with: 'agreement:<id>', to which C appends
 -- ':access' or ':refresh' when it seals what applyToken returned (exchange.c, seal_token).
 CREATE OR REPLACE FUNCTION autodebit._token_aad(agreement_id bigint, which text DEFAULT NULL) RETURNS text
-LANGUAGE sql IMMUTABLE AS
+LANGUAGE sql STABLE AS
 $$ SELECT 'agreement:' || agreement_id || coalesce(':' || which, '') $$;
 
 -- A setting of ours, as text (its default comes from C: no SQL needs to repeat it).

@@ -59,21 +59,26 @@ BEGIN
 END
 $$;
 
--- Does the calling role act for every merchant (autodebit_admin, or a superuser)?
+-- Does the calling role act for every merchant (autodebit_admin, or a superuser)?  Plain SQL
+-- with no settings of its own, so the planner inlines it into its callers.
 CREATE OR REPLACE FUNCTION autodebit._caller_is_admin() RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
-$$ SELECT pg_has_role(autodebit._caller(), 'autodebit_admin', 'MEMBER') $$;
+LANGUAGE sql STABLE AS
+$$ SELECT pg_catalog.pg_has_role(autodebit._caller(), 'autodebit_admin', 'MEMBER') $$;
 
 -- The merchants the calling role acts for: granted to it or to a role it is a member of, or
--- all of them for an admin.  Row-level security and every API function ask this.
+-- all of them for an admin.  Row-level security and every API function ask this.  PL/pgSQL, so
+-- its queries are planned once per session.
 CREATE OR REPLACE FUNCTION autodebit._caller_merchants() RETURNS bigint[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE WHEN autodebit._caller_is_admin()
-				THEN ARRAY(SELECT id FROM autodebit.merchant ORDER BY id)
-				ELSE ARRAY(SELECT DISTINCT g.merchant_id FROM autodebit.merchant_grant g
-						   JOIN pg_roles r ON r.oid = g.role
-						   WHERE pg_has_role(autodebit._caller(), g.role, 'MEMBER')
-						   ORDER BY 1) END
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF autodebit._caller_is_admin() THEN
+		RETURN ARRAY(SELECT id FROM autodebit.merchant ORDER BY id);
+	END IF;
+	RETURN ARRAY(SELECT DISTINCT g.merchant_id FROM autodebit.merchant_grant g
+				 JOIN pg_roles r ON r.oid = g.role
+				 WHERE pg_has_role(autodebit._caller(), g.role, 'MEMBER')
+				 ORDER BY 1);
+END
 $$;
 
 -- Refuse (42501) an object of a merchant the calling role does not act for.

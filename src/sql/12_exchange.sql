@@ -184,16 +184,15 @@ BEGIN
 END
 $$;
 
--- A new payment attempt row for an order (status QUEUED or SENDING).
-CREATE OR REPLACE FUNCTION autodebit._new_payment(m autodebit.merchant, a autodebit.agreement, order_ref text,
-		attempt integer, amount_minor bigint, currency text, description text, deferred boolean)
+-- The row of a new payment attempt, composed but not stored: its request id, its request body
+-- (the token a placeholder) and the agreement's sealed token.
+CREATE OR REPLACE FUNCTION autodebit._payment_request(m autodebit.merchant, a autodebit.agreement, order_ref text,
+		attempt integer, amount_minor bigint, currency text, description text)
 	RETURNS autodebit.payment
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-	prid text;
 	env jsonb;
-	body jsonb;
 	p autodebit.payment;
 BEGIN
 	IF a.terminal_type = 'MINI_APP' AND m.app_id IS NULL THEN
@@ -202,13 +201,23 @@ BEGIN
 				  DETAIL = 'Antom requires the mini program appId to debit a MINI_APP authorization.',
 				  HINT = 'Set it with autodebit_merchant_set(..., app_id => ''...'').';
 	END IF;
-	prid := 'ad_' || left(encode(sha256(convert_to(m.client_id || '/' || order_ref, 'UTF8')), 'hex'), 40)
+	p.merchant_id := m.id;
+	p.payment_request_id := 'ad_' || left(encode(sha256(convert_to(m.client_id || '/' || order_ref, 'UTF8')), 'hex'), 40)
 			|| '_' || attempt;
-	-- the terminal and OS of the authorization (consult's), as the SDKs send them in pay
+	p.order_ref := order_ref;
+	p.attempt := attempt;
+	p.customer_ref := a.customer_ref;
+	p.customer_belongs_to := a.customer_belongs_to;
+	p.agreement_id := a.id;
+	p.amount_minor := amount_minor;
+	p.currency := currency;
+	p.description := description;
+	p.token_enc := a.access_token_enc;
+	p.token_aad := autodebit._token_aad(a.id, 'access');
 	env := jsonb_strip_nulls(jsonb_build_object('terminalType', a.terminal_type, 'osType', a.os_type));
-	body := jsonb_strip_nulls(jsonb_build_object(
+	p.request_body := jsonb_strip_nulls(jsonb_build_object(
 		'productCode', 'AGREEMENT_PAYMENT',
-		'paymentRequestId', prid,
+		'paymentRequestId', p.payment_request_id,
 		'paymentAmount', jsonb_build_object('currency', currency, 'value', amount_minor::text),
 		'paymentMethod', jsonb_build_object('paymentMethodType', a.customer_belongs_to,
 											'paymentMethodId', autodebit._secret_placeholder()),
@@ -222,27 +231,113 @@ BEGIN
 		'settlementStrategy', CASE WHEN m.settlement_currency IS NOT NULL
 								   THEN jsonb_build_object('settlementCurrency', m.settlement_currency) END,
 		'paymentNotifyUrl', m.payment_notify_url));
+	RETURN p;
+END
+$$;
+
+-- Store a composed payment row q with its status (and what else q says); a row already there for
+-- its attempt (a twin's, or an orphan's that reconcile adopted) is returned instead, unchanged,
+-- and stored is false.
+CREATE OR REPLACE FUNCTION autodebit._store_payment(q autodebit.payment, OUT p autodebit.payment,
+		OUT stored boolean)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
 	INSERT INTO autodebit.payment (merchant_id, payment_request_id, order_ref, attempt, customer_ref,
 								   customer_belongs_to, agreement_id, amount_minor, currency,
-								   description, status, request_body, token_enc, token_aad)
-	VALUES (m.id, prid, order_ref, attempt, a.customer_ref, a.customer_belongs_to, a.id, amount_minor,
-			currency, description, CASE WHEN deferred THEN 'QUEUED' ELSE 'SENDING' END,
-			body, a.access_token_enc, autodebit._token_aad(a.id, 'access'))
+								   description, status, request_body, token_enc, token_aad,
+								   result_code, result_message, payment_id, payment_time, sent_at,
+								   completed_at, next_check_at)
+	VALUES (q.merchant_id, q.payment_request_id, q.order_ref, q.attempt, q.customer_ref,
+			q.customer_belongs_to, q.agreement_id, q.amount_minor, q.currency,
+			q.description, q.status, q.request_body, q.token_enc, q.token_aad,
+			q.result_code, q.result_message, q.payment_id, q.payment_time, q.sent_at,
+			q.completed_at, q.next_check_at)
 	ON CONFLICT ON CONSTRAINT payment_merchant_id_order_ref_attempt_key DO NOTHING
 	RETURNING * INTO p;
-	IF p.id IS NULL THEN
-		-- another session created this attempt first (and committed): that one is the payment
+	stored := p.id IS NOT NULL;
+	IF NOT stored THEN
 		SELECT * INTO p FROM autodebit.payment t
-		WHERE t.merchant_id = m.id AND t.order_ref = order_ref AND t.attempt = attempt;
+		WHERE t.merchant_id = q.merchant_id AND t.order_ref = q.order_ref AND t.attempt = q.attempt;
 	END IF;
-	RETURN p;
+END
+$$;
+
+-- A new payment attempt, stored QUEUED (deferred) or SENDING; or the row already there for it.
+CREATE OR REPLACE FUNCTION autodebit._new_payment(m autodebit.merchant, a autodebit.agreement, order_ref text,
+		attempt integer, amount_minor bigint, currency text, description text, deferred boolean)
+	RETURNS autodebit.payment
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	q autodebit.payment;
+BEGIN
+	q := autodebit._payment_request(m, a, order_ref, attempt, amount_minor, currency, description);
+	q.status := CASE WHEN deferred THEN 'QUEUED' ELSE 'SENDING' END;
+	RETURN (autodebit._store_payment(q)).p;
+END
+$$;
+
+-- Send a new payment attempt and store its row once, with the answer's status: the send journal
+-- holds the request from before it leaves (a rollback or a crash leaves an orphan that reconcile
+-- adopts), so the row need not exist while it is out.  If a row for the attempt appeared
+-- meanwhile (a deferred twin queued it, or reconcile adopted an orphan of it), our request was
+-- that row's request (the same id): the answer is applied to it by the usual rules, unless it is
+-- finished or being given back (then settled is false and the caller tries the next attempt).
+-- An answer whose amount is not ours is stored SENDING and applied by those rules too.
+CREATE OR REPLACE FUNCTION autodebit._pay_attempt(m autodebit.merchant, a autodebit.agreement, order_ref text,
+		attempt integer, amount_minor bigint, currency text, description text,
+		OUT p autodebit.payment, OUT settled boolean)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	q autodebit.payment;
+	res autodebit.exchange_result;
+	acquirer_amount bigint;
+	kept record;
+	stored boolean;
+BEGIN
+	q := autodebit._payment_request(m, a, order_ref, attempt, amount_minor, currency, description);
+	q.sent_at := clock_timestamp();
+	res := autodebit._call(m, 'pay', q.payment_request_id, q.request_body, q.token_enc, q.token_aad,
+						   meta => autodebit._pay_meta(q));
+	q.status := autodebit._pay_status(res, false);
+	acquirer_amount := autodebit._amount(res.body->'paymentAmount');
+	IF q.status = 'SUCCESS' AND acquirer_amount IS NOT NULL AND acquirer_amount <> amount_minor THEN
+		q.status := 'SENDING';			-- _set_payment_status records and corrects it
+	ELSE
+		q.result_code := res.result_code;
+		q.result_message := coalesce(res.result_message, res.error);
+		q.payment_id := res.body->>'paymentId';
+		q.payment_time := CASE WHEN q.status = 'SUCCESS'
+							   THEN coalesce(autodebit._time(res.body->>'paymentTime'), now()) END;
+		q.completed_at := CASE WHEN q.status IN ('SUCCESS', 'FAIL') THEN now() END;
+		q.next_check_at := CASE WHEN q.status IN ('PROCESSING', 'UNKNOWN') THEN now() END;
+	END IF;
+	kept := autodebit._store_payment(q);
+	p := kept.p;
+	stored := kept.stored;
+	settled := true;
+	IF stored AND q.status <> 'SENDING' THEN
+		RETURN;
+	END IF;
+	SELECT * INTO p FROM autodebit.payment t WHERE t.id = p.id FOR UPDATE;
+	IF NOT stored AND (p.cancel_wanted IS NOT NULL OR p.status IN ('FAIL', 'CANCELLED')) THEN
+		settled := false;				-- someone else's attempt, over: the next one is ours
+		RETURN;
+	END IF;
+	IF p.status = 'QUEUED' THEN
+		UPDATE autodebit.payment t SET status = 'SENDING', sent_at = q.sent_at, updated_at = now()
+		WHERE t.id = p.id;
+	END IF;
+	PERFORM autodebit._apply_pay_result(p.id, res);
+	SELECT * INTO p FROM autodebit.payment t WHERE t.id = p.id;
 END
 $$;
 
 -- What the journal records about a pay request beside its body, so that reconcile can adopt it
 -- as a payment row if its transaction rolls back (one definition for every sender).
 CREATE OR REPLACE FUNCTION autodebit._pay_meta(p autodebit.payment) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS
+LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('merchantId', p.merchant_id, 'agreementId', p.agreement_id,
 							 'customerRef', p.customer_ref, 'orderRef', p.order_ref, 'attempt', p.attempt) $$;
 
@@ -273,8 +368,6 @@ $$;
 -- Returns 'refreshed', 'expired' (the agreement is now EXPIRED) or 'unknown'.
 CREATE OR REPLACE FUNCTION autodebit._refresh(m autodebit.merchant, a autodebit.agreement) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	res autodebit.exchange_result;
 BEGIN
 	IF a.refresh_token_enc IS NULL OR a.refresh_token_expires_at < now() THEN
 		UPDATE autodebit.agreement g SET status = 'EXPIRED', ended_at = now(), updated_at = now(),
@@ -282,11 +375,23 @@ BEGIN
 		WHERE g.id = a.id AND g.status = 'ACTIVE';
 		RETURN 'expired';
 	END IF;
-	res := autodebit._call(m, 'applyToken', NULL,
-						   jsonb_build_object('grantType', 'REFRESH_TOKEN',
-											  'customerBelongsTo', a.customer_belongs_to,
-											  'refreshToken', autodebit._secret_placeholder()),
-						   a.refresh_token_enc, autodebit._token_aad(a.id, 'refresh'), autodebit._token_aad(a.id));
+	RETURN autodebit._apply_refresh(a.id,
+		autodebit._call(m, 'applyToken', NULL, autodebit._refresh_body(a), a.refresh_token_enc,
+						autodebit._token_aad(a.id, 'refresh'), autodebit._token_aad(a.id)));
+END
+$$;
+
+-- The applyToken request that refreshes agreement a's token (the refresh token a placeholder).
+CREATE OR REPLACE FUNCTION autodebit._refresh_body(a autodebit.agreement) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$ SELECT jsonb_build_object('grantType', 'REFRESH_TOKEN', 'customerBelongsTo', a.customer_belongs_to,
+							 'refreshToken', autodebit._secret_placeholder()) $$;
+
+-- Record a refresh's answer on agreement aid: 'refreshed' (new tokens, sealed in C), 'expired'
+-- (the acquirer refused the refresh token) or 'unknown' (no clear answer: the old token stays).
+CREATE OR REPLACE FUNCTION autodebit._apply_refresh(aid bigint, res autodebit.exchange_result) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
 	IF res.outcome = 'S' AND res.access_token_enc IS NOT NULL THEN
 		UPDATE autodebit.agreement g SET access_token_enc = res.access_token_enc,
 			   access_token_fp = res.access_token_fp,
@@ -295,12 +400,12 @@ BEGIN
 			   refresh_token_expires_at = coalesce(autodebit._time(res.body->>'refreshTokenExpiryTime'),
 												   g.refresh_token_expires_at),
 			   updated_at = now()
-		WHERE g.id = a.id;
+		WHERE g.id = aid;
 		RETURN 'refreshed';
 	ELSIF res.outcome = 'F' THEN
 		UPDATE autodebit.agreement g SET status = 'EXPIRED', ended_at = now(), updated_at = now(),
 			   end_reason = 'the acquirer refused the refresh token: ' || res.result_code
-		WHERE g.id = a.id AND g.status = 'ACTIVE';
+		WHERE g.id = aid AND g.status = 'ACTIVE';
 		RETURN 'expired';
 	END IF;
 	RETURN 'unknown';

@@ -65,6 +65,7 @@ DECLARE
 	refreshed text;
 	refresh_before timestamptz;
 	next_attempt integer;
+	sent record;
 BEGIN
 	PERFORM autodebit._check_text('customer_ref', customer_ref, 64);
 	PERFORM autodebit._check_text('order_ref', order_ref, 64);
@@ -164,27 +165,34 @@ BEGIN
 		SELECT * INTO a FROM autodebit.agreement g WHERE g.id = a.id;
 	END IF;
 	next_attempt := coalesce(last.attempt, 0) + 1;
+	IF deferred THEN
+		LOOP
+			p := autodebit._new_payment(m, a, order_ref, next_attempt, amount_minor, cur.code, description, true);
+			-- the attempt may be someone else's: a twin's (the same request), or an orphan reconcile
+			-- adopted meanwhile and is giving back (then the next attempt is ours)
+			EXIT WHEN p.cancel_wanted IS NULL AND p.status NOT IN ('FAIL', 'CANCELLED');
+			next_attempt := p.attempt + 1;
+		END LOOP;
+		PERFORM autodebit._refuse_other_details(p, amount_minor, cur.code, customer_ref);
+		RETURN autodebit._payment_row(p.id);
+	END IF;
+
+	-- sent first, stored once with its answer (the journal holds the request meanwhile); the same
+	-- skipping of someone else's finished or given-back attempt, after the answer
 	LOOP
-		p := autodebit._new_payment(m, a, order_ref, next_attempt, amount_minor, cur.code, description, deferred);
-		-- the attempt may be someone else's: a twin's (the same request), or an orphan reconcile
-		-- adopted meanwhile and is giving back (then the next attempt is ours)
-		EXIT WHEN p.cancel_wanted IS NULL AND p.status NOT IN ('FAIL', 'CANCELLED');
+		sent := autodebit._pay_attempt(m, a, order_ref, next_attempt, amount_minor, cur.code, description);
+		p := sent.p;
+		EXIT WHEN sent.settled;
 		next_attempt := p.attempt + 1;
 	END LOOP;
 	PERFORM autodebit._refuse_other_details(p, amount_minor, cur.code, customer_ref);
-	IF deferred OR p.status = 'SUCCESS' THEN
-		RETURN autodebit._payment_row(p.id);
-	END IF;
-	p := autodebit._send_payment(m, p);
 
 	-- the acquirer no longer takes the token: refresh once and try again with a new id
 	IF p.status = 'FAIL' AND p.result_code = 'INVALID_ACCESS_TOKEN' THEN
 		SELECT * INTO a FROM autodebit.agreement g WHERE g.id = p.agreement_id FOR NO KEY UPDATE;
 		IF a.status = 'ACTIVE' AND autodebit._refresh(m, a) = 'refreshed' THEN
 			SELECT * INTO a FROM autodebit.agreement g WHERE g.id = a.id;
-			p := autodebit._new_payment(m, a, order_ref, p.attempt + 1, amount_minor, cur.code,
-										description, false);
-			p := autodebit._send_payment(m, p);
+			p := (autodebit._pay_attempt(m, a, order_ref, p.attempt + 1, amount_minor, cur.code, description)).p;
 		END IF;
 	END IF;
 	RETURN autodebit._payment_row(p.id);
