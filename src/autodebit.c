@@ -29,6 +29,7 @@ int			autodebit_cancel_after_s = 600;
 int			autodebit_orphan_policy = 0;
 int			autodebit_max_in_flight = 200;
 int			autodebit_requests_per_second = 0;
+int			autodebit_refresh_batch_size = 10000;
 char	   *autodebit_test_now = NULL;
 int			autodebit_event_retention_s = 30 * 86400;
 int			autodebit_run_retention_s = 90 * 86400;
@@ -116,6 +117,11 @@ _PG_init(void)
 	DefineCustomIntVariable("autodebit.requests_per_second",
 							"At most this many new requests a second from autodebit_run() (0: no limit).",
 							NULL, &autodebit_requests_per_second, 0, 0, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("autodebit.refresh_batch_size",
+							"At most this many expiring tokens autodebit_run() refreshes per merchant and run.",
+							"They are sent concurrently, like payments (autodebit.max_in_flight).",
+							&autodebit_refresh_batch_size, 10000, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("autodebit.event_retention",
 							"autodebit_run() deletes payment events older than this.",

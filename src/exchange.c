@@ -480,10 +480,11 @@ enum
 
 /*
  * SQL: autodebit._exchange_many(m autodebit.merchant, api, request_ids text[], bodies jsonb[],
- *		secrets bytea[], secret_aads text[], metas jsonb[], max_in_flight int, rps int)
- *		-> SETOF (i, exchange_result columns)
+ *		secrets bytea[], secret_aads text[], metas jsonb[], max_in_flight int, rps int
+ *		[, seal_aads text[]]) -> SETOF (i, exchange_result columns)
  * One merchant, one API, many requests: journaled together (one fsync), signed, then sent
- * concurrently through libcurl's multi interface with bounded concurrency and rate.
+ * concurrently through libcurl's multi interface with bounded concurrency and rate.  With
+ * seal_aads (applyToken: token refreshes), each answer's tokens are sealed under its AAD.
  */
 Datum
 autodebit_exchange_many(PG_FUNCTION_ARGS)
@@ -494,9 +495,9 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 	Merchant	m;
 	int			a = merchant_arg(fcinfo, &m);	/* the position of XM_API */
 	int			api_index;
-	Datum	   *ids, *bodies, *secrets, *aads, *metas;
-	bool	   *ids_null, *bodies_null, *secrets_null, *aads_null, *metas_null;
-	int			n, n2, n3, n4, n5;
+	Datum	   *ids, *bodies, *secrets, *aads, *metas, *seals = NULL;
+	bool	   *ids_null, *bodies_null, *secrets_null, *aads_null, *metas_null, *seals_null = NULL;
+	int			n, n2, n3, n4, n5, n6;
 	Exchange   *xs;
 	TransportRequest *reqs;
 
@@ -508,7 +509,10 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_SECRETS), BYTEAOID, &secrets, &secrets_null, &n3);
 	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_SECRET_AADS), TEXTOID, &aads, &aads_null, &n4);
 	array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_METAS), JSONBOID, &metas, &metas_null, &n5);
-	if (n2 != n || n3 != n || n4 != n || n5 != n)
+	n6 = n;
+	if (PG_NARGS() > a + XM_COUNT && !PG_ARGISNULL(a + XM_COUNT))
+		array_arg(PG_GETARG_ARRAYTYPE_P(a + XM_COUNT), TEXTOID, &seals, &seals_null, &n6);
+	if (n2 != n || n3 != n || n4 != n || n5 != n || n6 != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("autodebit._exchange_many arrays must all have the same length")));
@@ -558,7 +562,9 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 		exchange_wipe(&xs[i]);
 		values[0] = Int32GetDatum(i + 1);
 		nulls[0] = false;
-		exchange_classify(&xs[i], m.acquirer_key, NULL, values + 1, nulls + 1);
+		exchange_classify(&xs[i], m.acquirer_key,
+						  seals && !seals_null[i] ? TextDatumGetCString(seals[i]) : NULL,
+						  values + 1, nulls + 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

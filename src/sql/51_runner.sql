@@ -257,21 +257,65 @@ BEGIN
 END
 $$;
 
--- Refresh access tokens that expire within autodebit.token_refresh_window.
+-- Refresh access tokens that expire within autodebit.token_refresh_window: those with no valid
+-- refresh token expire; the rest are refreshed concurrently, one batch per merchant (as
+-- autodebit_run() sends payments: autodebit.max_in_flight at a time, autodebit.requests_per_second
+-- at most), up to autodebit.refresh_batch_size per run, so capacity is bounded by the acquirer's
+-- rate rather than by round trips.  Returns how many were refreshed.
 CREATE OR REPLACE FUNCTION autodebit._refresh_expiring() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	a autodebit.agreement;
 	m autodebit.merchant;
+	due timestamptz := now() + autodebit._setting('autodebit.token_refresh_window')::interval;
+	batch integer := autodebit._setting('autodebit.refresh_batch_size')::int;
+	in_flight integer := autodebit._setting('autodebit.max_in_flight')::int;
+	rps integer := autodebit._setting('autodebit.requests_per_second')::int;
+	ids bigint[];
 	n integer := 0;
+	st text;
+	msg text;
 BEGIN
-	FOR a IN SELECT * FROM autodebit.agreement g WHERE g.status = 'ACTIVE' AND g.refresh_token_enc IS NOT NULL
-			 AND g.access_token_expires_at < now() + autodebit._setting('autodebit.token_refresh_window')::interval
-			 ORDER BY g.access_token_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED LOOP
-		SELECT * INTO m FROM autodebit.merchant WHERE id = a.merchant_id;
-		IF autodebit._refresh(m, a) = 'refreshed' THEN
-			n := n + 1;
-		END IF;
+	UPDATE autodebit.agreement g SET status = 'EXPIRED', ended_at = now(), updated_at = now(),
+		   end_reason = 'the access token expired and no valid refresh token remains'
+	WHERE g.status = 'ACTIVE' AND g.access_token_expires_at < now()
+	  AND (g.refresh_token_enc IS NULL OR g.refresh_token_expires_at < now());
+	FOR m IN SELECT * FROM autodebit.merchant WHERE id IN
+			 (SELECT merchant_id FROM autodebit.agreement g WHERE g.status = 'ACTIVE'
+			  AND g.refresh_token_enc IS NOT NULL AND g.refresh_token_expires_at >= now()
+			  AND g.access_token_expires_at < due) ORDER BY id LOOP
+		BEGIN
+			SELECT array_agg(id ORDER BY access_token_expires_at) INTO ids FROM (
+				SELECT g.id, g.access_token_expires_at FROM autodebit.agreement g
+				WHERE g.merchant_id = m.id AND g.status = 'ACTIVE' AND g.refresh_token_enc IS NOT NULL
+				  AND g.refresh_token_expires_at >= now() AND g.access_token_expires_at < due
+				ORDER BY g.access_token_expires_at LIMIT batch FOR NO KEY UPDATE SKIP LOCKED) x;
+			IF ids IS NULL THEN
+				CONTINUE;
+			END IF;
+			WITH x AS (
+				SELECT * FROM autodebit._exchange_many(m, 'applyToken',
+					(SELECT array_agg('refresh-' || u.id ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o)),
+					(SELECT array_agg(autodebit._refresh_body(g) ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o) JOIN autodebit.agreement g ON g.id = u.id),
+					(SELECT array_agg(g.refresh_token_enc ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o) JOIN autodebit.agreement g ON g.id = u.id),
+					(SELECT array_agg(autodebit._token_aad(u.id, 'refresh') ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o)),
+					(SELECT array_agg(NULL::jsonb) FROM unnest(ids)),
+					in_flight, rps,
+					(SELECT array_agg(autodebit._token_aad(u.id) ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o)))),
+			logged AS (
+				INSERT INTO autodebit.exchange_log (merchant_id, api, request_id, http_status, outcome, result_code,
+													result_status, result_message, latency_ms, error)
+				SELECT m.id, 'applyToken', NULL, x.http_status, x.outcome, x.result_code, x.result_status,
+					   x.result_message, x.latency_ms, x.error FROM x)
+			SELECT n + count(*) FILTER (WHERE autodebit._apply_refresh(ids[x.i],
+					   ROW(x.outcome, x.result_code, x.result_status, x.result_message, x.http_status, x.body,
+						   x.access_token_enc, x.refresh_token_enc, x.access_token_fp, x.latency_ms,
+						   x.error)::autodebit.exchange_result) = 'refreshed')
+			INTO n FROM x;
+		EXCEPTION WHEN OTHERS THEN
+			-- one merchant's failure (its key unreadable, say) does not stop the others'
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			PERFORM autodebit._item_failed('refresh', m.client_id, m.id, st, msg);
+		END;
 	END LOOP;
 	RETURN n;
 END
