@@ -7,11 +7,16 @@
 # signing bound (our 10,000 signatures plus the sandbox's 10,000, on 2 cores, at the
 # `openssl speed rsa2048` rate).
 #
-#   bench/run-10k.sh [debits (10000)] [in-flight (1000)]
+# Then the peer, against the same 200 ms sandbox: a merchant backend in the Antom Python SDK's
+# way (bench/peer/sdk_merchant.py: a thread pool, per order a connection, INSERT, pay, UPDATE,
+# COMMIT; the key cached by hand), the same number of debits, and the ratio.
+#
+#   bench/run-10k.sh [debits (10000)] [in-flight (1000)] [peer-threads (200)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
 in_flight=${2:-1000}
+peer_threads=${3:-200}
 sample=20
 
 work=$(mktemp -d /tmp/autodebit-run10k.XXXXXX)
@@ -21,7 +26,7 @@ trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 make_keys
 start_sandbox --latency-ms 200 --default-balance 1000000000000 --threads 4
-cluster_port=5497 start_cluster "shared_buffers = '256MB'" "max_connections = 20" \
+cluster_port=5497 start_cluster "shared_buffers = '256MB'" "max_connections = $((peer_threads + 20))" \
 	"synchronous_commit = on" "max_wal_size = '2GB'"
 cluster_port=5497
 sql() { cluster_psql -At -c "$1"; }
@@ -61,3 +66,17 @@ awk -v n="$n" -v e="$elapsed" -v p="$per_call" -v s="$sign_per_s" -v ok="$ok" -v
 	printf "  one at a time would take %.0f s: the run is %.0fx faster\n", serial, serial / e;
 	printf "  RSA bound (%d signatures on 2 cores): %.2f s: the run takes %.1fx that\n", 2 * n, bound, e / bound;
 }'
+
+if /usr/bin/python3 -c 'import cryptography, psycopg2' 2>/dev/null; then
+	sql "CREATE TABLE orders (order_ref text PRIMARY KEY, amount bigint, status text, payment_id text,
+		created_at timestamptz DEFAULT now())" >/dev/null
+	echo "The peer (Antom Python SDK's way + psycopg2, key cached, $peer_threads threads), $n debits at 200 ms:"
+	r=$(/usr/bin/python3 bench/peer/sdk_merchant.py batch --orders "$n" --threads "$peer_threads" --cache-key \
+		--gateway "$gateway" --dsn "host=$work port=5497 user=postgres dbname=postgres" \
+		--merchant-key "$work/keys/merchant.pem" --acquirer-public-key "$work/acquirer/sandbox.pub" \
+		--client-id SANDBOX_PEER | sed -n 's/^RESULT //p')
+	ps=$(echo "$r" | tr ' ' '\n' | sed -n 's/^seconds=//p')
+	pok=$(echo "$r" | tr ' ' '\n' | sed -n 's/^success=//p')
+	awk -v ps="$ps" -v e="$elapsed" -v ok="$pok" -v n="$n" 'BEGIN {
+		printf "  %.2f s (%d/%d SUCCESS): autodebit_run() is %.1fx faster\n", ps, ok, n, ps / e }'
+fi

@@ -12,7 +12,7 @@ packages=(
 	libmicrohttpd-dev libjansson-dev        # the sandbox acquirer: HTTP server, JSON
 	wrk                                     # bench/: load generator
 	debhelper fakeroot postgresql-server-dev-all  # debian/: the packages (pg_buildext)
-	python3 python3-psycopg2                # the mini program's merchant backend; bench/'s peer
+	python3 python3-psycopg2 python3-cryptography  # the mini program's backend; bench/'s peer
 	chromium nodejs                         # test/browser: headless chromium, playwright-core
 )
 

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# One synchronous autodebit_pay() against the physical limit of this machine (issue 14, P1).
+#
+# The limit, measured in this run: the two RSA-2048 signatures and two verifications a pay
+# implies (ours and the acquirer's; `openssl speed`, one core), one loopback HTTP round trip
+# (wrk, one keep-alive connection to the sandbox), and the two fdatasyncs a no-lost-debit pay
+# needs (the journal record before sending, the commit after; `pg_test_fsync`).  Then, from the
+# pays themselves: SQL statements executed per pay (pg_stat_statements, nested ones included),
+# foreign-key checks among them, writes of the payment row, and file-system calls per pay
+# (strace on the backend).
+#
+# Then, against the same sandbox and cluster: sync pays/s with 1, 2, 4 and 8 clients (P3), and
+# the peer -- a merchant backend in the Antom Python SDK's way (bench/peer/sdk_merchant.py) --
+# paying the same way, as shipped (the PEM key parsed for every signature) and with the key
+# cached by hand, with the ratios.
+#
+#   bench/pay-limit.sh [seconds-per-latency-run (10)] [pays-for-counting (300)] [peer-orders (200)]
+#
+# Needs root (strace, initdb as the server user); installs nothing (make install first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+count=${2:-300}
+peer_orders=${3:-200}
+
+work=$(mktemp -d /tmp/autodebit-limit.XXXXXX)
+chmod 755 "$work"
+. scripts/lib.sh
+trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+
+make_keys
+start_sandbox --default-balance 1000000000000
+cluster_port=$(free_port)
+start_cluster "shared_buffers = '256MB'" "max_connections = 40"
+sql() { cluster_psql -At -c "$1"; }
+authorize_customer SANDBOX_BENCH bench
+sql "CREATE SEQUENCE bench_orders" >/dev/null
+echo "SELECT status FROM autodebit_pay('bench', 'o-' || nextval('bench_orders'), 100, 'USD', 'bench');" > "$work/pay.sql"
+chown "$server_user" "$work/pay.sql"
+pgbench() { as_server "$ad_bindir/pgbench" -n -h "$work" -p "$cluster_port" -U postgres "$@" postgres; }
+
+# --- the limit ---------------------------------------------------------------------------------
+read -r sign_s verify_s < <(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6, $7}')
+rtt_ms=$(wrk -t1 -c1 -d3s "$gateway/sandbox/round-trip" 2>/dev/null | awk '/Latency/ {
+	v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+	else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; printf "%.4f", v }')
+fsync_ops=$(as_server "$ad_bindir/pg_test_fsync" -s 3 -f "$work/fsync.test" 2>/dev/null |
+	awk '/^ *fdatasync/ {print $2; exit}')
+limit=$(awk -v s="$sign_s" -v v="$verify_s" -v r="$rtt_ms" -v f="$fsync_ops" \
+	'BEGIN {printf "%.3f", 2000 / s + 2000 / v + r + 2000 / f}')
+echo "The physical limit of one synchronous pay here:"
+awk -v s="$sign_s" -v v="$verify_s" -v r="$rtt_ms" -v f="$fsync_ops" -v l="$limit" 'BEGIN {
+	printf "  2 RSA-2048 signs   %7.3f ms  (%d signs/s, one core)\n", 2000 / s, s
+	printf "  2 verifications    %7.3f ms  (%d verifies/s)\n", 2000 / v, v
+	printf "  1 loopback HTTP    %7.3f ms  (wrk, one keep-alive connection)\n", r
+	printf "  2 fdatasyncs       %7.3f ms  (%d fdatasyncs/s, pg_test_fsync)\n", 2000 / f, f
+	printf "  limit              %7.3f ms\n", l }'
+
+# --- one pay -----------------------------------------------------------------------------------
+pgbench -c 1 -j 1 -T 2 -f "$work/pay.sql" >/dev/null 2>&1		# warm the caches
+lat=$(pgbench -c 1 -j 1 -T "$secs" -f "$work/pay.sql" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+echo "Synchronous autodebit_pay(), one client, ${secs} s:"
+awk -v l="$lat" -v m="$limit" 'BEGIN {printf "  %.3f ms per pay = %.2fx the limit (target 1.3x)\n", l, l / m}'
+
+# --- clients (P3) -------------------------------------------------------------------------------
+echo "Synchronous pays/s by clients, ${secs} s each (the RSA bound on 2 cores: $(awk -v s="$sign_s" 'BEGIN {printf "%d", s}')/s, two signs a pay):"
+for c in 1 2 4 8; do
+	tps=$(pgbench -c "$c" -j "$c" -T "$secs" -f "$work/pay.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+	[ "$c" = 1 ] && tps1=$tps
+	awk -v c="$c" -v t="$tps" -v t1="$tps1" -v s="$sign_s" 'BEGIN {
+		printf "  %d client%s %6.0f pays/s  = %4.2fx one client, %3.0f%% of the RSA bound\n", c, (c > 1 ? "s" : " "), t, t / t1, 100 * t / s }'
+done
+
+# --- the peer, against the same sandbox and cluster ---------------------------------------------
+if /usr/bin/python3 -c 'import cryptography, psycopg2' 2>/dev/null; then
+	sql "CREATE TABLE orders (order_ref text PRIMARY KEY, amount bigint, status text, payment_id text,
+		created_at timestamptz DEFAULT now())" >/dev/null
+	peer() {
+		/usr/bin/python3 bench/peer/sdk_merchant.py sync --orders "$peer_orders" "$@" --gateway "$gateway" \
+			--dsn "host=$work port=$cluster_port user=postgres dbname=postgres" \
+			--merchant-key "$work/keys/merchant.pem" --acquirer-public-key "$work/acquirer/sandbox.pub" \
+			--client-id SANDBOX_PEER | sed -n 's/^RESULT //p'
+	}
+	field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+	shipped=$(peer)
+	cached=$(peer --cache-key)
+	echo "The peer (Antom Python SDK's way + psycopg2: a connection, INSERT, pay, UPDATE, COMMIT per order), $peer_orders orders:"
+	for v in shipped cached; do
+		r=${!v}
+		awk -v name="$v" -v o="$(field "$r" ms_per_pay)" -v p="$(field "$r" pay_ms)" -v l="$lat" -v ok="$(field "$r" success)" -v n="$peer_orders" 'BEGIN {
+			printf "  %-8s %7.2f ms an order (the pay call alone %6.2f ms): %5.1fx autodebit_pay, whose %.2f ms include its rows; %d/%d SUCCESS\n",
+				name, o, p, o / l, l, ok, n }'
+	done
+else
+	echo "The peer: skipped (needs /usr/bin/python3 with python3-cryptography and python3-psycopg2)"
+fi
+
+# --- what a pay does (counted with the server restarted with counters on; times not used) -------
+as_server "$ad_bindir/pg_ctl" -D "$work/data" -w -l "$work/server.log" restart -o "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_utility=off -c track_functions=all" >/dev/null
+sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+pgbench -c 1 -j 1 -t 20 -f "$work/pay.sql" >/dev/null 2>&1
+sql "SELECT pg_stat_statements_reset()" >/dev/null
+sql "SELECT pg_stat_reset()" >/dev/null
+before=$(sql "SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relid = 'autodebit.payment'::regclass")
+pgbench -c 1 -j 1 -t "$count" -f "$work/pay.sql" > "$work/count.out" 2>&1
+done_pays=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/count.out")
+sleep 1
+echo "What one pay does (over $done_pays pays):"
+sql "SELECT '  SQL statements per pay (nested, pg_stat_statements): ' || round(sum(calls)::numeric / $done_pays, 1)
+	 || E'\n  ...of them foreign-key checks: ' || round(coalesce(sum(calls) FILTER (WHERE query LIKE 'SELECT % FROM ONLY %FOR KEY SHARE%'), 0)::numeric / $done_pays, 1)
+	 FROM pg_stat_statements WHERE NOT toplevel"
+after=$(sql "SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relid = 'autodebit.payment'::regclass")
+awk -v a="$after" -v b="$before" -v n="$done_pays" 'BEGIN {printf "  writes of the payment row per pay: %.1f\n", (a - b) / n}'
+echo "  function calls per pay: $(sql "SELECT round(sum(calls)::numeric / $done_pays, 1) FROM pg_stat_user_functions")"
+if [ -n "${TOP:-}" ]; then
+	echo "  the $TOP functions with the most self time (us per pay, calls per pay; counters on):"
+	sql "SELECT format('    %8s us %5s  %s', round(self_time::numeric * 1000 / $done_pays, 1), round(calls::numeric / $done_pays, 1), schemaname || '.' || funcname)
+		 FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT $TOP"
+	echo "  the $TOP statements with the most time (us per call, calls per pay; counters on):"
+	sql "SELECT format('    %8s us %5s  %s', round((total_exec_time / calls * 1000)::numeric, 1), round(calls::numeric / $done_pays, 1), left(regexp_replace(query, '\s+', ' ', 'g'), 100))
+		 FROM pg_stat_statements WHERE NOT toplevel ORDER BY total_exec_time DESC LIMIT $TOP"
+fi
+
+# file-system calls: strace on the backend of another run
+pgbench -c 1 -j 1 -t "$count" -f "$work/pay.sql" > "$work/count.out" 2>&1 &
+bench_pid=$!
+pid=
+for _ in $(seq 100); do
+	pid=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1")
+	[ -n "$pid" ] && break
+	sleep 0.05
+done
+strace -f -c -o "$work/strace.out" -p "$pid" 2>/dev/null &
+strace_pid=$!
+wait "$bench_pid" || true
+sleep 0.5
+kill "$strace_pid" 2>/dev/null || true; wait "$strace_pid" 2>/dev/null || true
+sleep 1
+done_pays=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/count.out")
+echo "  file-system calls per pay (strace, $done_pays pays):"
+awk -v n="$done_pays" '$NF ~ /^(stat|newfstatat|statx|lstat|openat|open|mkdir|fsync|fdatasync|close|unlink)$/ {
+	printf "    %-12s %6.2f\n", $NF, $4 / n }' "$work/strace.out"
