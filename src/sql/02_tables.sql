@@ -127,8 +127,6 @@ CREATE TABLE autodebit.payment (
 CREATE UNIQUE INDEX payment_one_success
 	ON autodebit.payment (merchant_id, order_ref) WHERE status = 'SUCCESS' AND cancel_wanted IS NULL;
 
-CREATE INDEX payment_order ON autodebit.payment (merchant_id, order_ref);
-
 CREATE INDEX payment_open ON autodebit.payment (status) WHERE status IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN');
 
 -- Every acquirer call: what, when, how it ended.  Never a token or a body.

@@ -59,3 +59,7 @@ DROP FUNCTION @extschema@.autodebit_merchant_set(text, text, text, text, integer
 DROP FUNCTION autodebit._exchange(text, text, text, text, integer, text, text, jsonb, bytea, text, text, jsonb);
 DROP FUNCTION autodebit._exchange_many(text, text, text, text, integer, text, text[], jsonb[], bytea[], text[],
 	jsonb[], integer, integer);
+
+-- An order's attempts are found through the unique (merchant_id, order_ref, attempt) index; the
+-- plain (merchant_id, order_ref) index repeated it and cost every payment insert an index entry.
+DROP INDEX autodebit.payment_order;
