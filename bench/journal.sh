@@ -10,7 +10,7 @@
 #   bench/journal.sh [pays per set-up (300)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-300}
+total=${1:-300}
 
 work=$(mktemp -d /tmp/autodebit-bench-journal.XXXXXX)
 chmod 755 "$work"
@@ -51,7 +51,7 @@ as_server "$ad_bindir/pg_ctl" -D "$work/standby" -l "$work/standby.log" -w start
 # run: N pays, one statement each; prints "mean median" in ms
 run() {
 	local tag=$1 journal=$2
-	for i in $(seq "$n"); do
+	for i in $(seq "$total"); do
 		echo "SELECT 1 FROM autodebit_pay('bench', '$tag-$i', 100, 'USD', 'bench');"
 	done > "$work/$tag.sql"
 	chmod 644 "$work/$tag.sql"
@@ -75,7 +75,7 @@ set_sync ''
 alone_on=$(run alone-on on)
 alone_off=$(run alone-off off)
 
-echo "One synchronous autodebit_pay(), $n per set-up, zero-latency sandbox (ms: mean, median):"
+echo "One synchronous autodebit_pay(), $total per set-up, zero-latency sandbox (ms: mean, median):"
 awk -v a="$sync_on" -v b="$sync_off" -v c="$alone_on" -v d="$alone_off" 'BEGIN {
 	split(a, A, " "); split(b, B, " "); split(c, C, " "); split(d, D, " ");
 	printf "  synchronous standby, journal on    %6.3f  %6.3f\n", A[1], A[2];

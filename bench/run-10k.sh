@@ -14,7 +14,7 @@
 #   bench/run-10k.sh [debits (10000)] [in-flight (1000)] [peer-threads (200)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-10000}
+total=${1:-10000}
 in_flight=${2:-1000}
 peer_threads=${3:-200}
 sample=20
@@ -44,39 +44,46 @@ t1=$(date +%s.%N)
 per_call=$(awk -v a="$t0" -v b="$t1" -v s="$sample" 'BEGIN {printf "%.4f", (b - a) / s}')
 echo "  $per_call s per debit"
 
-echo "Queueing $n deferred debits"
-sql "DO \$\$ BEGIN FOR i IN 1..$n LOOP PERFORM autodebit_pay('bench', 'due-' || i, 100, 'USD', 'due debit', deferred => true); END LOOP; END \$\$" >/dev/null
+echo "Queueing $total deferred debits"
+sql "DO \$\$ BEGIN FOR i IN 1..$total LOOP PERFORM autodebit_pay('bench', 'due-' || i, 100, 'USD', 'due debit', deferred => true); END LOOP; END \$\$" >/dev/null
 sql "SELECT status || ': ' || payments FROM autodebit.queue"
 
-echo "CALL autodebit_run(batch_size => $n) with autodebit.max_in_flight = $in_flight"
+echo "CALL autodebit_run(batch_size => $total) with autodebit.max_in_flight = $in_flight"
+# the kernel's counters of a connection burst gone wrong: listen queue overflows, SYN retransmits
+tcp_counters() { nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtTCPSynRetrans TcpRetransSegs 2>/dev/null | awk 'NR > 1 {printf "%s=%s ", $1, $2}'; }
+nstat -n >/dev/null 2>&1 || true
+tcp_before=$(tcp_counters)
 t0=$(date +%s.%N)
 as_server env PGOPTIONS="-c autodebit.max_in_flight=$in_flight -c client_min_messages=warning" \
-	"$ad_bindir/psql" -X -q -h "$work" -p 5497 -U postgres -d postgres -c "CALL autodebit_run(batch_size => $n)"
+	"$ad_bindir/psql" -X -q -h "$work" -p 5497 -U postgres -d postgres -c "CALL autodebit_run(batch_size => $total)"
 t1=$(date +%s.%N)
+tcp_after=$(tcp_counters)
 elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 
 ok=$(sql "SELECT count(*) FROM autodebit.payment WHERE order_ref LIKE 'due-%' AND status = 'SUCCESS'")
 debits=$(curl -s "$gateway/sandbox/admin/ledger" | jq '[.payments[] | select((.referenceOrderId | startswith("due-")) and .status == "SUCCESS")] | length')
 run=$(sql "SELECT format('claimed %s, sent %s, succeeded %s, failed %s, unknown %s', claimed, sent, succeeded, failed, unknown) FROM autodebit.run ORDER BY id DESC LIMIT 1")
 
-awk -v n="$n" -v e="$elapsed" -v p="$per_call" -v s="$sign_per_s" -v ok="$ok" -v d="$debits" -v run="$run" 'BEGIN {
+awk -v n="$total" -v e="$elapsed" -v p="$per_call" -v s="$sign_per_s" -v ok="$ok" -v d="$debits" -v run="$run" 'BEGIN {
 	serial = n * p; bound = 2 * n / (2 * s);
 	printf "\n  %d debits in %.2f s (%.0f debits/s)   target: under 15 s\n", n, e, n / e;
 	printf "  run: %s; SUCCESS rows %d, sandbox debits %d\n", run, ok, d;
 	printf "  one at a time would take %.0f s: the run is %.0fx faster\n", serial, serial / e;
 	printf "  RSA bound (%d signatures on 2 cores): %.2f s: the run takes %.1fx that\n", 2 * n, bound, e / bound;
 }'
+echo "  TCP counters before: $tcp_before"
+echo "  TCP counters after:  $tcp_after"
 
-if /usr/bin/python3 -c 'import cryptography, psycopg2' 2>/dev/null; then
+if [ "${PEER:-1}" != 0 ] && /usr/bin/python3 -c 'import cryptography, psycopg2' 2>/dev/null; then
 	sql "CREATE TABLE orders (order_ref text PRIMARY KEY, amount bigint, status text, payment_id text,
 		created_at timestamptz DEFAULT now())" >/dev/null
-	echo "The peer (Antom Python SDK's way + psycopg2, key cached, $peer_threads threads), $n debits at 200 ms:"
-	r=$(/usr/bin/python3 bench/peer/sdk_merchant.py batch --orders "$n" --threads "$peer_threads" --cache-key \
+	echo "The peer (Antom Python SDK's way + psycopg2, key cached, $peer_threads threads), $total debits at 200 ms:"
+	r=$(/usr/bin/python3 bench/peer/sdk_merchant.py batch --orders "$total" --threads "$peer_threads" --cache-key \
 		--gateway "$gateway" --dsn "host=$work port=5497 user=postgres dbname=postgres" \
 		--merchant-key "$work/keys/merchant.pem" --acquirer-public-key "$work/acquirer/sandbox.pub" \
 		--client-id SANDBOX_PEER | sed -n 's/^RESULT //p')
 	ps=$(echo "$r" | tr ' ' '\n' | sed -n 's/^seconds=//p')
 	pok=$(echo "$r" | tr ' ' '\n' | sed -n 's/^success=//p')
-	awk -v ps="$ps" -v e="$elapsed" -v ok="$pok" -v n="$n" 'BEGIN {
+	awk -v ps="$ps" -v e="$elapsed" -v ok="$pok" -v n="$total" 'BEGIN {
 		printf "  %.2f s (%d/%d SUCCESS): autodebit_run() is %.1fx faster\n", ps, ok, n, ps / e }'
 fi

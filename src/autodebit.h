@@ -56,7 +56,11 @@ typedef struct TransportResult
 	double		elapsed_ms;
 } TransportResult;
 
-/* One request of a batch, and its result once sent. */
+/*
+ * One request of a batch, and its result once sent.  With prepare set, the headers and body are
+ * made by prepare(req) just before the request starts (a batch signs each request as it goes
+ * out, so the signing of one overlaps the round trips of the others); url is known before.
+ */
 typedef struct TransportRequest
 {
 	const char *url;
@@ -64,6 +68,8 @@ typedef struct TransportRequest
 	int			nheaders;
 	const char *body;
 	size_t		body_len;
+	void		(*prepare) (struct TransportRequest *req);
+	void	   *prepare_arg;
 	TransportResult result;
 } TransportRequest;
 

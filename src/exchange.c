@@ -121,6 +121,8 @@ typedef struct Exchange
 	char	   *body;			/* the body as sent */
 	char	   *secret;
 	size_t		secret_len;
+	const char *key_file;		/* the merchant key that signs it */
+	int			key_version;
 	const char *headers[4];
 	TransportRequest req;
 } Exchange;
@@ -138,20 +140,18 @@ api_index_of(const char *api)
 	return i;
 }
 
-/* Build the URL, the body with its secret, the Request-Time and the signature of one request. */
+/* Build the URL and the body with its secret of one request (exchange_sign signs it). */
 static void
 exchange_prepare(Exchange *x, const char *client_id, const char *gateway_url, const char *key_file,
 				 int key_version, int api_index, Jsonb *body_jb, bytea *secret, const char *secret_aad)
 {
-	char		rtime[32];
-	char		sig[ANTSIG_MAX_ENCODED];
-	char		sighdr[ANTSIG_MAX_HEADER];
-	struct timeval tv;
 	size_t		gl = strlen(gateway_url);
 
 	memset(x, 0, sizeof(*x));
 	x->api_index = api_index;
 	x->client_id = client_id;
+	x->key_file = key_file;
+	x->key_version = key_version;
 	x->path = psprintf("/ams/%sapi/v1/%s", strncmp(client_id, "SANDBOX_", 8) == 0 ? "sandbox/" : "",
 					   antom_apis[api_index].path);
 	x->template = JsonbToCString(NULL, &body_jb->root, VARSIZE(body_jb));
@@ -169,28 +169,50 @@ exchange_prepare(Exchange *x, const char *client_id, const char *gateway_url, co
 		x->secret = vault_open(secret, secret_aad, &x->secret_len);
 		x->body = insert_secret(body_jb, antom_apis[api_index].secret_path, x->secret, x->secret_len);
 	}
+	x->req.url = psprintf("%.*s%s", (int) (gl > 0 && gateway_url[gl - 1] == '/' ? gl - 1 : gl),
+						  gateway_url, x->path);
+	x->req.body = x->body;
+	x->req.body_len = strlen(x->body);
+}
+
+/* Stamp a prepared request with its Request-Time and sign it: its headers are then complete. */
+static void
+exchange_sign(Exchange *x)
+{
+	char		rtime[32];
+	char		sig[ANTSIG_MAX_ENCODED];
+	char		sighdr[ANTSIG_MAX_HEADER];
+	struct timeval tv;
+	AntSigMessage msg;
 
 	gettimeofday(&tv, NULL);
 	snprintf(rtime, sizeof(rtime), "%lld", (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	msg = (AntSigMessage)
 	{
-		AntSigMessage msg = {"POST", x->path, client_id, rtime, x->body, strlen(x->body)};
-
-		if (!antsig_sign(keys_private(key_file), &msg, sig) ||
-			!antsig_format_header(sighdr, sizeof(sighdr), key_version, sig))
-			ereport(ERROR,
-					(errcode(ERRCODE_AUTODEBIT_CONFIG),
-					 errmsg("could not sign the request with merchant key \"%s\"", key_file)));
-	}
+		"POST", x->path, x->client_id, rtime, x->body, strlen(x->body)
+	};
+	if (!antsig_sign(keys_private(x->key_file), &msg, sig) ||
+		!antsig_format_header(sighdr, sizeof(sighdr), x->key_version, sig))
+		ereport(ERROR,
+				(errcode(ERRCODE_AUTODEBIT_CONFIG),
+				 errmsg("could not sign the request with merchant key \"%s\"", x->key_file)));
 	x->headers[0] = "Content-Type: application/json; charset=UTF-8";
-	x->headers[1] = psprintf("Client-Id: %s", client_id);
+	x->headers[1] = psprintf("Client-Id: %s", x->client_id);
 	x->headers[2] = psprintf("Request-Time: %s", rtime);
 	x->headers[3] = psprintf("Signature: %s", sighdr);
-	x->req.url = psprintf("%.*s%s", (int) (gl > 0 && gateway_url[gl - 1] == '/' ? gl - 1 : gl),
-						  gateway_url, x->path);
 	x->req.headers = x->headers;
 	x->req.nheaders = 4;
-	x->req.body = x->body;
-	x->req.body_len = strlen(x->body);
+}
+
+/* TransportRequest.prepare of a batch: sign the request just before it starts. */
+static void
+exchange_sign_request(TransportRequest *req)
+{
+	Exchange   *x = (Exchange *) req->prepare_arg;
+
+	exchange_sign(x);
+	req->headers = x->headers;
+	req->nheaders = 4;
 }
 
 /* Forget the secret of a request once it is sent. */
@@ -436,6 +458,7 @@ autodebit_exchange(PG_FUNCTION_ARGS)
 					 PG_GETARG_JSONB_P(a + X_BODY),
 					 PG_ARGISNULL(a + X_SECRET) ? NULL : PG_GETARG_BYTEA_PP(a + X_SECRET),
 					 text_arg_or_null(fcinfo, a + X_SECRET_AAD));
+	exchange_sign(&x);
 	x.request_id = request_id;
 
 	/* Nothing that moves money leaves before it is on disk (README, "Failure semantics"). */
@@ -550,7 +573,11 @@ autodebit_exchange_many(PG_FUNCTION_ARGS)
 	}
 
 	for (int i = 0; i < n; i++)
+	{
 		reqs[i] = xs[i].req;
+		reqs[i].prepare = exchange_sign_request;
+		reqs[i].prepare_arg = &xs[i];
+	}
 	transport_post_many(reqs, n, PG_GETARG_INT32(a + XM_MAX_IN_FLIGHT), PG_GETARG_INT32(a + XM_RPS));
 
 	for (int i = 0; i < n; i++)

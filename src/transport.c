@@ -22,6 +22,10 @@
 #include "portability/instr_time.h"
 #include "utils/wait_event.h"
 
+
+/* How many requests a batch prepares (signs) and starts between two reads of the answers. */
+#define PREPARE_BURST 8
+
 /* Response bytes collected by libcurl callbacks (malloc'd, never palloc'd). */
 typedef struct Collected
 {
@@ -347,8 +351,14 @@ transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps)
 			CURLMsg    *msg;
 			int			left;
 
-			/* start what the limits allow */
-			while (next < n && in_flight < limit)
+			/*
+			 * start what the limits allow; requests signed as they start go a few at a time,
+			 * so that the answers of those in flight are read between signatures
+			 */
+			int			started = 0;
+
+			while (next < n && in_flight < limit &&
+				   (xfers[next].req->prepare == NULL || started < PREPARE_BURST))
 			{
 				if (rps > 0)
 				{
@@ -359,8 +369,11 @@ transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps)
 					if (INSTR_TIME_GET_DOUBLE(now) * rps < next)
 						break;
 				}
+				if (xfers[next].req->prepare)
+					xfers[next].req->prepare(xfers[next].req);
 				start_transfer(&xfers[next++]);
 				in_flight++;
+				started++;
 			}
 			curl_multi_perform(multi, &running);
 			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
