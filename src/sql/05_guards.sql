@@ -36,3 +36,37 @@ CREATE OR REPLACE TRIGGER wallet_keep_seeded BEFORE INSERT OR UPDATE OR DELETE O
 
 CREATE OR REPLACE TRIGGER currency_keep_seeded BEFORE INSERT OR UPDATE OR DELETE ON autodebit.currency
 	FOR EACH ROW EXECUTE FUNCTION autodebit._keep_seeded();
+
+-- A merchant's payments are its books: the merchant is not deleted while it has any (payment
+-- rows hold no foreign key to it, see autodebit.payment); its events go with it.
+CREATE OR REPLACE FUNCTION autodebit._keep_merchant_books() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF EXISTS (SELECT FROM autodebit.payment p WHERE p.merchant_id = OLD.id) THEN
+		RAISE EXCEPTION 'merchant "%" has payments', OLD.client_id
+			USING ERRCODE = '23503', DETAIL = 'A merchant''s payments are its books and are kept.',
+				  HINT = 'Stop using the merchant instead: revoke its grants and clear its gateway settings.';
+	END IF;
+	DELETE FROM autodebit.events e WHERE e.merchant_id = OLD.id;
+	RETURN OLD;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER merchant_keep_books BEFORE DELETE ON autodebit.merchant
+	FOR EACH ROW EXECUTE FUNCTION autodebit._keep_merchant_books();
+
+-- A currency code that payments use is not deleted or renamed (they hold no foreign key to it).
+CREATE OR REPLACE FUNCTION autodebit._keep_used_currency() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF (TG_OP = 'DELETE' OR NEW.code IS DISTINCT FROM OLD.code)
+	   AND EXISTS (SELECT FROM autodebit.payment p WHERE p.currency = OLD.code) THEN
+		RAISE EXCEPTION 'currency "%" is used by payments', OLD.code
+			USING ERRCODE = '23503', HINT = 'Add a currency instead of changing one in use.';
+	END IF;
+	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER currency_keep_used BEFORE UPDATE OF code OR DELETE ON autodebit.currency
+	FOR EACH ROW EXECUTE FUNCTION autodebit._keep_used_currency();

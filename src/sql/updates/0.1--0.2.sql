@@ -63,3 +63,9 @@ DROP FUNCTION autodebit._exchange_many(text, text, text, text, integer, text, te
 -- An order's attempts are found through the unique (merchant_id, order_ref, attempt) index; the
 -- plain (merchant_id, order_ref) index repeated it and cost every payment insert an index entry.
 DROP INDEX autodebit.payment_order;
+
+-- A payment's merchant and currency are checked by the pay path and guarded against deletion
+-- (05_guards.sql) instead of by foreign keys, whose KEY SHARE locks on the one merchant row made
+-- a MultiXact for every pair of concurrent pays.
+ALTER TABLE autodebit.payment DROP CONSTRAINT payment_merchant_id_fkey,
+	DROP CONSTRAINT payment_currency_fkey;
