@@ -27,15 +27,19 @@ ROUTES = {
 
 
 def http_status(sqlstate):
-    """The HTTP status for an SQLSTATE: the caller's mistake (4xx) or ours (5xx)."""
+    """The HTTP status for an SQLSTATE: the caller's mistake (4xx), the acquirer's answer, or ours."""
     if sqlstate is None:
         return 500
     if sqlstate == "42501":
-        return 403
-    if sqlstate.startswith("22") or sqlstate.startswith("ZD2") or sqlstate.startswith("ZD3"):
-        return 400
+        return 403          # not this customer's authorization
+    if sqlstate.startswith("22") or sqlstate.startswith("ZD1") or sqlstate.startswith("ZD2"):
+        return 400          # bad input, or the agreement's state: the message says which
+    if sqlstate == "ZD301":
+        return 422          # the acquirer refused the request as it is
+    if sqlstate == "ZD302":
+        return 503          # the outcome is unknown: the same call again is safe
     if sqlstate.startswith("ZD"):
-        return 502          # the acquirer did not answer well; the SQL error says what to do
+        return 502          # the acquirer's answer could not be believed, or a setup problem
     return 500
 
 
