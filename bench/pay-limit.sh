@@ -34,7 +34,7 @@ cluster_port=$(free_port)
 start_cluster "shared_buffers = '256MB'" "max_connections = 40"
 sql() { cluster_psql -At -c "$1"; }
 # eight customers: each pgbench client pays for its own, as a merchant's concurrent pays do
-for c in 1 2 3 4 5 6 7 8; do authorize_customer SANDBOX_BENCH "bench-$c"; done
+for c in 1 2 3 4 5 6 7 8; do authorize_customer SANDBOX_BENCH "bench-$c" 2>/dev/null; done
 sql "CREATE SEQUENCE bench_orders" >/dev/null
 echo "SELECT status FROM autodebit_pay('bench-' || (:client_id % 8 + 1), 'o-' || nextval('bench_orders'), 100, 'USD', 'bench');" > "$work/pay.sql"
 chown "$server_user" "$work/pay.sql"
