@@ -177,17 +177,23 @@ agree(json_t *session, const char *user, char *code, char **body, char **locatio
 	return 302;
 }
 
-/* The decision's redirect as JSON: its URL and the query pairs it carries. */
-static char *
-json_reply(const char *location, json_t *session, const char *code, const char *error)
+/*
+ * Answer a decision as JSON instead of its redirect: the redirect's URL and the query pairs it
+ * carries replace the page in *body, and there is no Location; returns 200.
+ */
+static int
+as_json(json_t *session, const char *code, const char *error, char **body, char **location)
 {
-	json_t	   *o = json_pack("{s:s?,s:s?,s:s?,s:s?}", "location", location,
+	json_t	   *o = json_pack("{s:s?,s:s?,s:s?,s:s?}", "location", *location,
 							  "authState", json_string_value(json_object_get(session, "authState")),
 							  "authCode", code, "error", error);
-	char	   *out = json_dumps(o, JSON_COMPACT);
 
+	free(*body);
+	*body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	return out;
+	free(*location);
+	*location = NULL;
+	return 200;
 }
 
 /* Serve the consent page for a session (store_lock held); returns the HTTP status. */
@@ -220,15 +226,7 @@ consent_page(const char *session_id, const char *decision, const char *user,
 
 		json_object_set_new(session, "decided", json_true());
 		status = agree(session, user, code, body, location);
-		if (reply_json)
-		{
-			free(*body);
-			*body = json_reply(*location, session, code, NULL);
-			free(*location);
-			*location = NULL;
-			return 200;
-		}
-		return status;
+		return reply_json ? as_json(session, code, NULL, body, location) : status;
 	}
 	if (strcmp(decision, "decline") == 0)
 	{
@@ -238,15 +236,7 @@ consent_page(const char *session_id, const char *decision, const char *user,
 								  json_string_value(json_object_get(session, "authState")),
 								  "error", "USER_DECLINED");
 		*body = simple_page("Declined", "Returning to the merchant.");
-		if (reply_json)
-		{
-			free(*body);
-			*body = json_reply(*location, session, NULL, "USER_DECLINED");
-			free(*location);
-			*location = NULL;
-			return 200;
-		}
-		return 302;
+		return reply_json ? as_json(session, NULL, "USER_DECLINED", body, location) : 302;
 	}
 	*body = simple_page("Bad decision", "decision must be agree or decline.");
 	return 400;
