@@ -271,6 +271,12 @@ DECLARE
 	in_flight integer := autodebit._setting('autodebit.max_in_flight')::int;
 	rps integer := autodebit._setting('autodebit.requests_per_second')::int;
 	ids bigint[];
+	request_ids text[];
+	bodies jsonb[];
+	secrets bytea[];
+	secret_aads text[];
+	metas jsonb[];
+	seal_aads text[];
 	n integer := 0;
 	st text;
 	msg text;
@@ -284,23 +290,22 @@ BEGIN
 			  AND g.refresh_token_enc IS NOT NULL AND g.refresh_token_expires_at >= now()
 			  AND g.access_token_expires_at < due) ORDER BY id LOOP
 		BEGIN
-			SELECT array_agg(id ORDER BY access_token_expires_at) INTO ids FROM (
-				SELECT g.id, g.access_token_expires_at FROM autodebit.agreement g
-				WHERE g.merchant_id = m.id AND g.status = 'ACTIVE' AND g.refresh_token_enc IS NOT NULL
-				  AND g.refresh_token_expires_at >= now() AND g.access_token_expires_at < due
-				ORDER BY g.access_token_expires_at LIMIT batch FOR NO KEY UPDATE SKIP LOCKED) x;
+			-- the batch, locked, in one pass: the arrays line up because every aggregate of one
+			-- SELECT sees the rows in the same order (which rows: the soonest to expire)
+			SELECT array_agg((x.g).id), array_agg('refresh-' || (x.g).id), array_agg(autodebit._refresh_body(x.g)),
+				   array_agg((x.g).refresh_token_enc), array_agg(autodebit._token_aad((x.g).id, 'refresh')),
+				   array_agg(NULL::jsonb), array_agg(autodebit._token_aad((x.g).id))
+			INTO ids, request_ids, bodies, secrets, secret_aads, metas, seal_aads
+			FROM (SELECT g FROM autodebit.agreement g
+				  WHERE g.merchant_id = m.id AND g.status = 'ACTIVE' AND g.refresh_token_enc IS NOT NULL
+					AND g.refresh_token_expires_at >= now() AND g.access_token_expires_at < due
+				  ORDER BY g.access_token_expires_at LIMIT batch FOR NO KEY UPDATE SKIP LOCKED) x;
 			IF ids IS NULL THEN
 				CONTINUE;
 			END IF;
 			WITH x AS (
-				SELECT * FROM autodebit._exchange_many(m, 'applyToken',
-					(SELECT array_agg('refresh-' || u.id ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o)),
-					(SELECT array_agg(autodebit._refresh_body(g) ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o) JOIN autodebit.agreement g ON g.id = u.id),
-					(SELECT array_agg(g.refresh_token_enc ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o) JOIN autodebit.agreement g ON g.id = u.id),
-					(SELECT array_agg(autodebit._token_aad(u.id, 'refresh') ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o)),
-					(SELECT array_agg(NULL::jsonb) FROM unnest(ids)),
-					in_flight, rps,
-					(SELECT array_agg(autodebit._token_aad(u.id) ORDER BY o) FROM unnest(ids) WITH ORDINALITY u(id, o)))),
+				SELECT * FROM autodebit._exchange_many(m, 'applyToken', request_ids, bodies, secrets, secret_aads,
+													   metas, in_flight, rps, seal_aads)),
 			logged AS (
 				INSERT INTO autodebit.exchange_log (merchant_id, api, request_id, http_status, outcome, result_code,
 													result_status, result_message, latency_ms, error)
