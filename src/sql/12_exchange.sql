@@ -262,9 +262,10 @@ BEGIN
 END
 $$;
 
--- A new payment attempt, stored QUEUED (deferred) or SENDING; or the row already there for it.
-CREATE OR REPLACE FUNCTION autodebit._new_payment(m autodebit.merchant, a autodebit.agreement, order_ref text,
-		attempt integer, amount_minor bigint, currency text, description text, deferred boolean)
+-- A new payment attempt, stored QUEUED for autodebit_run() to send; or the row already there
+-- for it.  (A synchronous pay stores its row only with the answer: _pay_attempt.)
+CREATE OR REPLACE FUNCTION autodebit._queue_payment(m autodebit.merchant, a autodebit.agreement, order_ref text,
+		attempt integer, amount_minor bigint, currency text, description text)
 	RETURNS autodebit.payment
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -272,11 +273,10 @@ DECLARE
 	q autodebit.payment;
 BEGIN
 	q := autodebit._payment_request(m, a, order_ref, attempt, amount_minor, currency, description);
-	q.status := CASE WHEN deferred THEN 'QUEUED' ELSE 'SENDING' END;
+	q.status := 'QUEUED';
 	RETURN (autodebit._store_payment(q)).p;
 END
 $$;
-
 -- Send a new payment attempt and store its row once, with the answer's status: the send journal
 -- holds the request from before it leaves (a rollback or a crash leaves an orphan that reconcile
 -- adopts), so the row need not exist while it is out.  If a row for the attempt appeared

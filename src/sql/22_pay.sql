@@ -167,7 +167,7 @@ BEGIN
 	next_attempt := coalesce(last.attempt, 0) + 1;
 	IF deferred THEN
 		LOOP
-			p := autodebit._new_payment(m, a, order_ref, next_attempt, amount_minor, cur.code, description, true);
+			p := autodebit._queue_payment(m, a, order_ref, next_attempt, amount_minor, cur.code, description);
 			-- the attempt may be someone else's: a twin's (the same request), or an orphan reconcile
 			-- adopted meanwhile and is giving back (then the next attempt is ours)
 			EXIT WHEN p.cancel_wanted IS NULL AND p.status NOT IN ('FAIL', 'CANCELLED');

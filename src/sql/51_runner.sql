@@ -71,10 +71,9 @@ BEGIN
 			a := autodebit._active_agreement(m.id, s.customer_ref, s.customer_belongs_to);
 			SELECT coalesce(max(x.attempt), 0) INTO last_attempt FROM autodebit.payment x
 			WHERE x.merchant_id = m.id AND x.order_ref = 'schedule-' || s.id || '-' || pr.period;
-			PERFORM autodebit._new_payment(m, a, 'schedule-' || s.id || '-' || pr.period, last_attempt + 1,
-										   s.amount_minor, s.currency,
-										   s.description || ' (' || to_char(pr.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')',
-										   true);
+			PERFORM autodebit._queue_payment(m, a, 'schedule-' || s.id || '-' || pr.period, last_attempt + 1,
+											 s.amount_minor, s.currency,
+											 s.description || ' (' || to_char(pr.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')');
 			opened := opened + 1;
 		EXCEPTION
 			WHEN SQLSTATE 'ZD201' OR SQLSTATE 'ZD204' THEN

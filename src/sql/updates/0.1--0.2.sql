@@ -69,3 +69,7 @@ DROP INDEX autodebit.payment_order;
 -- a MultiXact for every pair of concurrent pays.
 ALTER TABLE autodebit.payment DROP CONSTRAINT payment_merchant_id_fkey,
 	DROP CONSTRAINT payment_currency_fkey;
+
+-- A new attempt is stored QUEUED by _queue_payment; a synchronous pay stores its row with the
+-- answer (_pay_attempt), so _new_payment's deferred choice has gone.
+DROP FUNCTION autodebit._new_payment(autodebit.merchant, autodebit.agreement, text, integer, bigint, text, text, boolean);
