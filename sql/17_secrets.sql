@@ -78,6 +78,7 @@ SELECT test.sh(format('cp -p %1$s/merchant-pkcs8.pem %1$s/gone.pem', :'keydir'))
 SELECT client_id FROM autodebit_merchant_set('SANDBOX_GONE', current_setting('autodebit_test.gateway'),
 	'gone.pem', current_setting('autodebit_test.acquirer_key_b64'), app_id => 'APP_GONE');
 SELECT test.sh(format('rm %s/gone.pem', :'keydir'));
+SELECT pg_sleep(1.1);		-- a cached key file is looked at again within a second
 SELECT autodebit_merchant_grant('SANDBOX_GONE', 'sec_user');
 SET ROLE sec_user;
 SELECT position(:'keydir' in e) = 0 AS no_path, split_part(e, ' / ', 1) AS error
@@ -117,6 +118,7 @@ DO $$ BEGIN WHILE autodebit_reseal_tokens() > 0 LOOP END LOOP; END $$;
 SELECT key_version FROM autodebit.data_key_use ORDER BY 1;
 SELECT items_failed FROM autodebit_reconcile();
 SELECT test.sh(format('mv %1$s/data-1.key %1$s/data-1.key.retired', :'keydir'));
+SELECT pg_sleep(1.1);
 -- without data-1.key: an old agreement pays (its token re-sealed), and its TOKEN_CANCELED applies
 SELECT status FROM autodebit_pay('rot-b', 'rot-order-1', 100, 'USD', 'After the rotation', merchant => 'SANDBOX_SUITE');
 SELECT test.sandbox('POST', 'revoke', '{"userLoginId":"rot-b-wallet","reason":"after retirement"}')->>'revoked' AS revoked;

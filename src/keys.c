@@ -4,6 +4,11 @@
  *	  autodebit.key_directory (never SQL text), loaded once per backend and
  *	  loaded again when the file changes; acquirer public keys are the text
  *	  stored on the merchant, parsed once per distinct text.
+ *
+ *	  A cached key file is looked at again (one stat) at most once per
+ *	  KEY_RECHECK_MS, not on every use: a pay makes no file-system call for
+ *	  its keys, and a replaced, removed or opened-up key file is noticed
+ *	  within a second.
  */
 #include "autodebit.h"
 
@@ -17,8 +22,10 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #define KEY_CACHE_SIZE	8
+#define KEY_RECHECK_MS	1000
 #define MAX_KEY_FILE	(64 * 1024)
 
 /* A loaded private key and the file identity it came from. */
@@ -28,6 +35,7 @@ typedef struct PrivateKeyEntry
 	time_t		mtime;
 	off_t		size;
 	ino_t		inode;
+	TimestampTz checked_at;		/* when the file was last stat'ed */
 	EVP_PKEY   *key;
 } PrivateKeyEntry;
 
@@ -41,6 +49,14 @@ typedef struct PublicKeyEntry
 static PrivateKeyEntry private_cache[KEY_CACHE_SIZE];
 static PublicKeyEntry public_cache[KEY_CACHE_SIZE];
 static int	public_next;
+
+/* Whether a cache entry checked at checked_at may be used without looking at its file again. */
+static bool
+recently_checked(TimestampTz checked_at)
+{
+	return checked_at != 0 &&
+		!TimestampDifferenceExceeds(checked_at, GetCurrentTimestamp(), KEY_RECHECK_MS);
+}
 
 /* Full path of a file in the key directory; rejects names that leave it. */
 char *
@@ -117,6 +133,13 @@ keys_private(const char *file_name)
 	size_t		len;
 	EVP_PKEY   *key;
 
+	for (int i = 0; i < KEY_CACHE_SIZE; i++)
+	{
+		PrivateKeyEntry *e = &private_cache[i];
+
+		if (e->key && recently_checked(e->checked_at) && strcmp(e->path, path) == 0)
+			return e->key;
+	}
 	if (stat(path, &st) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_AUTODEBIT_CONFIG),
@@ -130,8 +153,12 @@ keys_private(const char *file_name)
 
 		if (e->key && strcmp(e->path, path) == 0)
 		{
-			if (e->mtime == st.st_mtime && e->size == st.st_size && e->inode == st.st_ino)
+			if (e->mtime == st.st_mtime && e->size == st.st_size && e->inode == st.st_ino &&
+				(st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+			{
+				e->checked_at = GetCurrentTimestamp();
 				return e->key;
+			}
 			slot = e;			/* the file changed: load it again into this slot */
 			break;
 		}
@@ -157,6 +184,7 @@ keys_private(const char *file_name)
 	slot->mtime = st.st_mtime;
 	slot->size = st.st_size;
 	slot->inode = st.st_ino;
+	slot->checked_at = GetCurrentTimestamp();
 	slot->key = key;
 	return key;
 }
@@ -202,8 +230,10 @@ keys_acquirer(const char *key_text)
 typedef struct DataKeyEntry
 {
 	int			version;
+	char		path[MAXPGPATH];
 	time_t		mtime;
 	ino_t		inode;
+	TimestampTz checked_at;		/* when the file was last stat'ed */
 	unsigned char key[32];
 } DataKeyEntry;
 
@@ -257,7 +287,7 @@ decode_data_key(const char *text, size_t len, unsigned char out[32])
 
 /*
  * The 32-byte token data key of a version (file data-N.key), cached per backend.  A missing file
- * raises, or with missing_ok gives NULL (one stat either way).
+ * raises, or with missing_ok gives NULL.
  */
 static const unsigned char *
 data_key(int version, bool missing_ok)
@@ -272,6 +302,13 @@ data_key(int version, bool missing_ok)
 
 	snprintf(name, sizeof(name), "data-%d.key", version);
 	path = key_path(name);
+	for (int i = 0; i < KEY_CACHE_SIZE; i++)
+	{
+		DataKeyEntry *e = &data_cache[i];
+
+		if (e->version == version && recently_checked(e->checked_at) && strcmp(e->path, path) == 0)
+			return e->key;
+	}
 	if (stat(path, &st) != 0)
 	{
 		if (missing_ok)
@@ -289,8 +326,12 @@ data_key(int version, bool missing_ok)
 
 		if (e->version == version)
 		{
-			if (e->mtime == st.st_mtime && e->inode == st.st_ino)
+			if (e->mtime == st.st_mtime && e->inode == st.st_ino && strcmp(e->path, path) == 0 &&
+				(st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+			{
+				e->checked_at = GetCurrentTimestamp();
 				return e->key;
+			}
 			slot = e;
 			break;
 		}
@@ -315,8 +356,10 @@ data_key(int version, bool missing_ok)
 				 errhint("%s", DATA_KEY_HINT)));
 	}
 	slot->version = version;
+	strlcpy(slot->path, path, sizeof(slot->path));
 	slot->mtime = st.st_mtime;
 	slot->inode = st.st_ino;
+	slot->checked_at = GetCurrentTimestamp();
 	return slot->key;
 }
 
