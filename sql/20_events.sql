@@ -65,6 +65,28 @@ SELECT status FROM autodebit_pay('ev-a', 'ev-order-7', 600, 'USD', 'heard', merc
 SELECT pg_sleep(0.2);
 SELECT count(*) > 0 AS woke, max(extra::bigint) = (SELECT max(id) FROM autodebit.events) AS newest
 FROM dblink_get_notify('ev') WHERE notify_name = 'autodebit_events';
+
+-- a run's batch: an event for every payment it moves, in payment order, and not a notification
+-- for each (one per statement that moved them)
+SELECT count(*) >= 0 AS drained FROM dblink_get_notify('ev');
+SELECT count(*) >= 0 AS read_up FROM autodebit_events('billing', 10000);
+DO $$
+BEGIN
+	FOR i IN 1..3 LOOP
+		PERFORM autodebit_pay('ev-a', 'ev-batch-' || i, 500, 'USD', 'batch', merchant => 'SANDBOX_SUITE',
+							  deferred => true);
+	END LOOP;
+END
+$$;
+SET client_min_messages = warning;
+CALL autodebit_run();
+RESET client_min_messages;
+SELECT pg_sleep(0.2);
+SELECT kind, order_ref FROM autodebit_events('billing', 10000) WHERE order_ref LIKE 'ev-batch-%'
+ORDER BY xid, id;
+SELECT count(*) < 9 AS fewer_notifications_than_events,
+	   max(extra::bigint) = (SELECT max(id) FROM autodebit.events) AS newest
+FROM dblink_get_notify('ev') WHERE notify_name = 'autodebit_events';
 SELECT dblink_disconnect('ev');
 
 -- tenancy: a role sees and consumes only its merchants' events; a consumer is its owner's

@@ -8,41 +8,76 @@ LANGUAGE sql IMMUTABLE AS
 $$ SELECT object || '.' || CASE status WHEN 'SUCCESS' THEN 'succeeded' WHEN 'FAIL' THEN 'failed'
 									   ELSE lower(status) END $$;
 
--- Trigger: append the event of a new status, in the changing transaction, and NOTIFY
--- autodebit_events (delivered at commit; the payload is the event id).
-CREATE OR REPLACE FUNCTION autodebit._record_event() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- Trigger, once per statement: append an event for every row the statement inserted or whose
+-- status it changed, in the changing transaction and in the order of the objects' ids; then
+-- NOTIFY autodebit_events (delivered at commit; the payload is the newest event id).  Set-based,
+-- so a run that moves 10,000 payments appends their events with one INSERT.  The snapshot is the
+-- row as its view shows it: no token, request body or run claim.
+CREATE OR REPLACE FUNCTION autodebit._record_events() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	-- its plans are cached from the first statement's size (one row, perhaps): a hash join pairs
+	-- old and new rows at any size
+	SET enable_nestloop = off AS $$
 DECLARE
-	snapshot jsonb := to_jsonb(NEW) - ARRAY['request_body', 'token_enc', 'token_aad', 'access_token_enc',
-											'access_token_fp', 'refresh_token_enc', 'claimed_run'];
-	eid bigint;
+	hidden CONSTANT text[] := ARRAY['request_body', 'token_enc', 'token_aad', 'access_token_enc',
+									'access_token_fp', 'refresh_token_enc', 'claimed_run'];
+	newest bigint;
 BEGIN
-	INSERT INTO autodebit.events (merchant_id, kind, object, object_id, order_ref, customer_ref,
-								  payment_request_id, data)
-	VALUES (NEW.merchant_id, autodebit._event_kind(TG_ARGV[0], NEW.status), TG_ARGV[0], NEW.id,
-			snapshot->>'order_ref', snapshot->>'customer_ref', snapshot->>'payment_request_id', snapshot)
-	RETURNING id INTO eid;
-	PERFORM pg_notify('autodebit_events', eid::text);
+	IF TG_OP = 'INSERT' THEN
+		WITH e AS (
+			INSERT INTO autodebit.events (merchant_id, kind, object, object_id, order_ref, customer_ref,
+										  payment_request_id, data)
+			SELECT n.merchant_id, autodebit._event_kind(TG_ARGV[0], n.status), TG_ARGV[0], n.id,
+				   n.s->>'order_ref', n.s->>'customer_ref', n.s->>'payment_request_id', n.s
+			FROM (SELECT r.id, r.merchant_id, r.status, to_jsonb(r) - hidden AS s
+				  FROM new_rows r ORDER BY r.id) n
+			RETURNING id)
+		SELECT max(id) INTO newest FROM e;
+	ELSE
+		WITH e AS (
+			INSERT INTO autodebit.events (merchant_id, kind, object, object_id, order_ref, customer_ref,
+										  payment_request_id, data)
+			SELECT n.merchant_id, autodebit._event_kind(TG_ARGV[0], n.status), TG_ARGV[0], n.id,
+				   n.s->>'order_ref', n.s->>'customer_ref', n.s->>'payment_request_id', n.s
+			FROM (SELECT r.id, r.merchant_id, r.status, to_jsonb(r) - hidden AS s
+				  FROM new_rows r JOIN old_rows o ON o.id = r.id
+				  WHERE o.status IS DISTINCT FROM r.status ORDER BY r.id) n
+			RETURNING id)
+		SELECT max(id) INTO newest FROM e;
+	END IF;
+	IF newest IS NOT NULL THEN
+		PERFORM pg_notify('autodebit_events', newest::text);
+	END IF;
 	RETURN NULL;
 END
 $$;
 
+-- (Statement triggers with transition tables take no column list or WHEN: an UPDATE that
+-- changes no status appends nothing.)
 CREATE OR REPLACE TRIGGER payment_created_event AFTER INSERT ON autodebit.payment
-	FOR EACH ROW EXECUTE FUNCTION autodebit._record_event('payment');
-CREATE OR REPLACE TRIGGER payment_status_event AFTER UPDATE OF status ON autodebit.payment
-	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION autodebit._record_event('payment');
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('payment');
+CREATE OR REPLACE TRIGGER payment_status_event AFTER UPDATE ON autodebit.payment
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('payment');
 CREATE OR REPLACE TRIGGER refund_created_event AFTER INSERT ON autodebit.refund
-	FOR EACH ROW EXECUTE FUNCTION autodebit._record_event('refund');
-CREATE OR REPLACE TRIGGER refund_status_event AFTER UPDATE OF status ON autodebit.refund
-	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION autodebit._record_event('refund');
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('refund');
+CREATE OR REPLACE TRIGGER refund_status_event AFTER UPDATE ON autodebit.refund
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('refund');
 CREATE OR REPLACE TRIGGER agreement_created_event AFTER INSERT ON autodebit.agreement
-	FOR EACH ROW EXECUTE FUNCTION autodebit._record_event('agreement');
-CREATE OR REPLACE TRIGGER agreement_status_event AFTER UPDATE OF status ON autodebit.agreement
-	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION autodebit._record_event('agreement');
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('agreement');
+CREATE OR REPLACE TRIGGER agreement_status_event AFTER UPDATE ON autodebit.agreement
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('agreement');
 CREATE OR REPLACE TRIGGER schedule_created_event AFTER INSERT ON autodebit.schedule
-	FOR EACH ROW EXECUTE FUNCTION autodebit._record_event('schedule');
-CREATE OR REPLACE TRIGGER schedule_status_event AFTER UPDATE OF status ON autodebit.schedule
-	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION autodebit._record_event('schedule');
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('schedule');
+CREATE OR REPLACE TRIGGER schedule_status_event AFTER UPDATE ON autodebit.schedule
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION autodebit._record_events('schedule');
 
 -- The next events for a named consumer, and its position moved past them, in the caller's
 -- transaction: what the caller does with them commits with the new position, and a rollback

@@ -198,6 +198,59 @@ BEGIN
 END
 $$;
 
+-- Record a batch's answers (pg_temp.run_results, matched to payments by pg_temp.run_batch).  The
+-- answers that settle the usual way -- a payment this run is sending moves to what its answer
+-- means, and a SUCCESS is for the amount sent, of an order with no kept SUCCESS -- are applied by
+-- one UPDATE, as _set_payment_status would apply each; every other answer (a second debit,
+-- another amount, a payment that moved meanwhile) goes through _set_payment_status one by one.
+CREATE OR REPLACE FUNCTION autodebit._apply_pay_results(run_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF to_regclass('pg_temp.run_answers') IS NOT NULL THEN		-- never one the caller made
+		DROP TABLE pg_temp.run_answers;
+	END IF;
+	CREATE TEMP TABLE run_answers ON COMMIT DROP AS
+		SELECT b.payment_id, x.result_code, coalesce(x.result_message, x.error) AS message,
+			   x.body->>'paymentId' AS antom_payment_id, autodebit._time(x.body->>'paymentTime') AS paid_at,
+			   autodebit._amount(x.body->'paymentAmount') AS acquirer_amount,
+			   autodebit._pay_status(ROW(x.outcome, x.result_code, x.result_status, x.result_message,
+				   x.http_status, x.body, x.access_token_enc, x.refresh_token_enc, x.access_token_fp,
+				   x.latency_ms, x.error)::autodebit.exchange_result, true) AS status
+		FROM pg_temp.run_results x JOIN pg_temp.run_batch b USING (i);
+	ALTER TABLE pg_temp.run_answers ADD COLUMN usual boolean NOT NULL DEFAULT false;
+	WITH moved AS (
+		UPDATE autodebit.payment p SET
+			status = a.status,
+			result_code = coalesce(a.result_code, p.result_code),
+			result_message = coalesce(a.message, p.result_message),
+			payment_id = coalesce(a.antom_payment_id, p.payment_id),
+			payment_time = CASE WHEN a.status = 'SUCCESS' THEN coalesce(a.paid_at, p.payment_time, now())
+								ELSE p.payment_time END,
+			completed_at = CASE WHEN a.status IN ('SUCCESS', 'FAIL') THEN now() END,
+			next_check_at = CASE WHEN a.status IN ('PROCESSING', 'UNKNOWN') THEN coalesce(p.next_check_at, now())
+								 ELSE p.next_check_at END,
+			claimed_run = CASE WHEN a.status = 'QUEUED' THEN NULL ELSE p.claimed_run END,
+			updated_at = now()
+		FROM pg_temp.run_answers a
+		WHERE p.id = a.payment_id AND p.status = 'SENDING' AND p.claimed_run = run_id
+		  AND EXISTS (SELECT FROM autodebit.transition t
+					  WHERE t.object = 'payment' AND t.from_status = 'SENDING' AND t.to_status = a.status)
+		  AND (a.status <> 'SUCCESS'
+			   OR ((a.acquirer_amount IS NULL OR a.acquirer_amount = p.amount_minor)
+				   AND NOT EXISTS (SELECT FROM autodebit.payment o
+								   WHERE o.merchant_id = p.merchant_id AND o.order_ref = p.order_ref
+									 AND o.id <> p.id AND o.status = 'SUCCESS' AND o.cancel_wanted IS NULL)))
+		RETURNING p.id)
+	UPDATE pg_temp.run_answers a SET usual = true FROM moved WHERE a.payment_id = moved.id;
+	PERFORM autodebit._set_payment_status(a.payment_id, a.status, a.result_code, a.message,
+										  a.antom_payment_id, a.paid_at, a.acquirer_amount)
+	FROM pg_temp.run_answers a
+	WHERE NOT a.usual
+	ORDER BY a.payment_id;
+	DROP TABLE pg_temp.run_answers;
+END
+$$;
+
 -- Send one merchant's claimed payments of a run as one batch and record each answer.
 CREATE OR REPLACE FUNCTION autodebit._run_send_merchant(run_id bigint, m autodebit.merchant, in_flight integer, rps integer)
 	RETURNS integer
@@ -238,11 +291,7 @@ BEGIN
 	FROM pg_temp.run_results x JOIN pg_temp.run_batch b USING (i) JOIN autodebit.payment p ON p.id = b.payment_id;
 
 	-- a throttled request was not carried out: it is queued again, same id, for the next batch
-	PERFORM autodebit._apply_pay_result(b.payment_id,
-			ROW(x.outcome, x.result_code, x.result_status, x.result_message, x.http_status, x.body,
-				x.access_token_enc, x.refresh_token_enc, x.access_token_fp, x.latency_ms, x.error)::autodebit.exchange_result,
-			true)
-	FROM pg_temp.run_results x JOIN pg_temp.run_batch b USING (i);
+	PERFORM autodebit._apply_pay_results(run_id);
 
 	SELECT count(*) INTO n FROM pg_temp.run_results;
 	UPDATE autodebit.run r SET
