@@ -1,5 +1,5 @@
 -- The books are kept without foreign keys on the pay path (issue 14): a payment names its
--- merchant and currency by value, so the rows they name are guarded instead.
+-- merchant, currency and agreement by value, so the rows they name are guarded instead.
 SELECT a.status FROM test.authorize('gd-1', merchant => 'SANDBOX_SUITE') t,
 	 LATERAL autodebit_apply_token(t.auth_state, t.auth_code) a;
 SELECT status FROM autodebit_pay('gd-1', 'gd-order-1', 100, 'USD', 'guards', merchant => 'SANDBOX_SUITE');
@@ -21,3 +21,10 @@ SELECT test.err($$UPDATE autodebit.currency SET code = 'XTC' WHERE code = 'XTA'$
 SELECT test.err($$DELETE FROM autodebit.currency WHERE code = 'XTB'$$);
 -- a shipped one stays as shipped, used or not
 SELECT test.err($$DELETE FROM autodebit.currency WHERE code = 'USD'$$);
+-- an agreement a payment was made through is neither deleted nor renumbered; one without is
+SELECT test.err($$DELETE FROM autodebit.agreement WHERE customer_ref = 'gd-1'$$);
+SELECT test.err($$UPDATE autodebit.agreement SET id = -id WHERE customer_ref = 'gd-1'$$);
+SELECT a.status FROM test.authorize('gd-2', merchant => 'SANDBOX_SUITE') t,
+	 LATERAL autodebit_apply_token(t.auth_state, t.auth_code) a;
+SELECT test.err($$DELETE FROM autodebit.agreement WHERE customer_ref = 'gd-2'$$);
+SELECT count(*) AS agreements_left FROM autodebit.agreement WHERE customer_ref IN ('gd-1', 'gd-2');

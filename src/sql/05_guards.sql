@@ -70,3 +70,21 @@ $$;
 
 CREATE OR REPLACE TRIGGER currency_keep_used BEFORE UPDATE OF code OR DELETE ON autodebit.currency
 	FOR EACH ROW EXECUTE FUNCTION autodebit._keep_used_currency();
+
+-- An agreement that payments were made through is not deleted, nor its id changed (they hold no
+-- foreign key to it): its payments name it, and inquiry, refund and reconcile read it.
+CREATE OR REPLACE FUNCTION autodebit._keep_used_agreement() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF (TG_OP = 'DELETE' OR NEW.id IS DISTINCT FROM OLD.id)
+	   AND EXISTS (SELECT FROM autodebit.payment p WHERE p.agreement_id = OLD.id) THEN
+		RAISE EXCEPTION 'the agreement of customer "%" has payments', OLD.customer_ref
+			USING ERRCODE = '23503', DETAIL = 'A payment''s agreement is kept with it.',
+				  HINT = 'Revoke it with autodebit_revoke() instead.';
+	END IF;
+	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER agreement_keep_used BEFORE UPDATE OF id OR DELETE ON autodebit.agreement
+	FOR EACH ROW EXECUTE FUNCTION autodebit._keep_used_agreement();

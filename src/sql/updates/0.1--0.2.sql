@@ -64,11 +64,12 @@ DROP FUNCTION autodebit._exchange_many(text, text, text, text, integer, text, te
 -- plain (merchant_id, order_ref) index repeated it and cost every payment insert an index entry.
 DROP INDEX autodebit.payment_order;
 
--- A payment's merchant and currency are checked by the pay path and guarded against deletion
--- (05_guards.sql) instead of by foreign keys, whose KEY SHARE locks on the one merchant row made
--- a MultiXact for every pair of concurrent pays.
+-- A payment's merchant, currency and agreement are checked by the pay path and guarded against
+-- deletion (05_guards.sql) instead of by foreign keys, whose KEY SHARE locks on the one merchant
+-- row made a MultiXact for every pair of concurrent pays, and on the agreement's row a WAL
+-- record for every pay.
 ALTER TABLE autodebit.payment DROP CONSTRAINT payment_merchant_id_fkey,
-	DROP CONSTRAINT payment_currency_fkey;
+	DROP CONSTRAINT payment_currency_fkey, DROP CONSTRAINT payment_agreement_id_fkey;
 
 -- A new attempt is stored QUEUED by _queue_payment; a synchronous pay stores its row with the
 -- answer (_pay_attempt), so _new_payment's deferred choice has gone.
