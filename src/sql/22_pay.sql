@@ -11,11 +11,14 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
 	a autodebit.agreement;
-	n integer;
+	n integer := 0;
 BEGIN
-	SELECT count(*) INTO n FROM autodebit.agreement x
-	WHERE x.merchant_id = merchant_id AND x.customer_ref = customer_ref
-	  AND (wallet IS NULL OR x.customer_belongs_to = wallet) AND x.status = 'ACTIVE';
+	FOR a IN SELECT * FROM autodebit.agreement x
+			 WHERE x.merchant_id = merchant_id AND x.customer_ref = customer_ref
+			   AND (wallet IS NULL OR x.customer_belongs_to = wallet) AND x.status = 'ACTIVE'
+			 LIMIT 2 LOOP
+		n := n + 1;						-- a keeps the row when it is the only one
+	END LOOP;
 	IF n = 0 THEN
 		RAISE EXCEPTION 'customer "%" has no active auto-debit agreement%', customer_ref,
 				CASE WHEN wallet IS NULL THEN '' ELSE ' for ' || wallet END
@@ -26,9 +29,6 @@ BEGIN
 		RAISE EXCEPTION 'customer "%" has active agreements with several wallets', customer_ref
 			USING ERRCODE = 'ZD204', HINT = 'Name the wallet in customer_belongs_to.';
 	END IF;
-	SELECT * INTO a FROM autodebit.agreement x
-	WHERE x.merchant_id = merchant_id AND x.customer_ref = customer_ref
-	  AND (wallet IS NULL OR x.customer_belongs_to = wallet) AND x.status = 'ACTIVE';
 	RETURN a;
 END
 $$;
@@ -67,9 +67,10 @@ DECLARE
 	next_attempt integer;
 	sent record;
 BEGIN
-	PERFORM autodebit._check_text('customer_ref', customer_ref, 64);
-	PERFORM autodebit._check_text('order_ref', order_ref, 64);
-	PERFORM autodebit._check_text('description', description, 256);
+	-- (assignments, not PERFORM: an expression is evaluated without starting an executor)
+	customer_ref := autodebit._check_text('customer_ref', customer_ref, 64);
+	order_ref := autodebit._check_text('order_ref', order_ref, 64);
+	description := autodebit._check_text('description', description, 256);
 	IF amount_minor IS NULL OR amount_minor <= 0 THEN
 		RAISE EXCEPTION 'amount_minor must be a positive number of minor units'
 			USING ERRCODE = '22003', DETAIL = format('Got %s.', coalesce(amount_minor::text, 'NULL')),
