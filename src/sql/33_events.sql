@@ -22,29 +22,23 @@ DECLARE
 	hidden CONSTANT text[] := ARRAY['request_body', 'token_enc', 'token_aad', 'access_token_enc',
 									'access_token_fp', 'refresh_token_enc', 'claimed_run'];
 	newest bigint;
+	snapshots jsonb[];
 BEGIN
 	IF TG_OP = 'INSERT' THEN
-		WITH e AS (
-			INSERT INTO autodebit.events (merchant_id, kind, object, object_id, order_ref, customer_ref,
-										  payment_request_id, data)
-			SELECT n.merchant_id, autodebit._event_kind(TG_ARGV[0], n.status), TG_ARGV[0], n.id,
-				   n.s->>'order_ref', n.s->>'customer_ref', n.s->>'payment_request_id', n.s
-			FROM (SELECT r.id, r.merchant_id, r.status, to_jsonb(r) - hidden AS s
-				  FROM new_rows r ORDER BY r.id) n
-			RETURNING id)
-		SELECT max(id) INTO newest FROM e;
+		SELECT array_agg(to_jsonb(r) - hidden ORDER BY r.id) INTO snapshots FROM new_rows r;
 	ELSE
-		WITH e AS (
-			INSERT INTO autodebit.events (merchant_id, kind, object, object_id, order_ref, customer_ref,
-										  payment_request_id, data)
-			SELECT n.merchant_id, autodebit._event_kind(TG_ARGV[0], n.status), TG_ARGV[0], n.id,
-				   n.s->>'order_ref', n.s->>'customer_ref', n.s->>'payment_request_id', n.s
-			FROM (SELECT r.id, r.merchant_id, r.status, to_jsonb(r) - hidden AS s
-				  FROM new_rows r JOIN old_rows o ON o.id = r.id
-				  WHERE o.status IS DISTINCT FROM r.status ORDER BY r.id) n
-			RETURNING id)
-		SELECT max(id) INTO newest FROM e;
+		SELECT array_agg(to_jsonb(r) - hidden ORDER BY r.id) INTO snapshots
+		FROM new_rows r JOIN old_rows o ON o.id = r.id
+		WHERE o.status IS DISTINCT FROM r.status;
 	END IF;
+	WITH e AS (
+		INSERT INTO autodebit.events (merchant_id, kind, object, object_id, order_ref, customer_ref,
+									  payment_request_id, data)
+		SELECT (u.s->>'merchant_id')::bigint, autodebit._event_kind(TG_ARGV[0], u.s->>'status'), TG_ARGV[0],
+			   (u.s->>'id')::bigint, u.s->>'order_ref', u.s->>'customer_ref', u.s->>'payment_request_id', u.s
+		FROM unnest(snapshots) WITH ORDINALITY AS u(s, k) ORDER BY u.k
+		RETURNING id)
+	SELECT max(id) INTO newest FROM e;
 	IF newest IS NOT NULL THEN
 		PERFORM pg_notify('autodebit_events', newest::text);
 	END IF;

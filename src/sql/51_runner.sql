@@ -215,9 +215,9 @@ BEGIN
 			   autodebit._amount(x.body->'paymentAmount') AS acquirer_amount,
 			   autodebit._pay_status(ROW(x.outcome, x.result_code, x.result_status, x.result_message,
 				   x.http_status, x.body, x.access_token_enc, x.refresh_token_enc, x.access_token_fp,
-				   x.latency_ms, x.error)::autodebit.exchange_result, true) AS status
+				   x.latency_ms, x.error)::autodebit.exchange_result, true) AS status,
+			   false AS usual		-- set below for the answers the one UPDATE applied
 		FROM pg_temp.run_results x JOIN pg_temp.run_batch b USING (i);
-	ALTER TABLE pg_temp.run_answers ADD COLUMN usual boolean NOT NULL DEFAULT false;
 	WITH moved AS (
 		UPDATE autodebit.payment p SET
 			status = a.status,
