@@ -5,7 +5,7 @@
 # under 15 s on 2 cores.  Prints, measured in this run: the run's time; the ratio to the same
 # debits sent one at a time (measured on a sample, extrapolated); and the ratio to the RSA
 # signing bound (our 10,000 signatures plus the sandbox's 10,000, on 2 cores, at the
-# `openssl speed rsa2048` rate).
+# `openssl speed -multi 2 rsa2048` rate: what both cores sign together).
 #
 # Then the peer, against the same 200 ms sandbox: a merchant backend in the Antom Python SDK's
 # way (bench/peer/sdk_merchant.py: a thread pool, per order a connection, INSERT, pay, UPDATE,
@@ -33,9 +33,9 @@ sql() { cluster_psql -At -c "$1"; }
 
 authorize_customer SANDBOX_BENCH bench
 
-echo "RSA-2048 signing speed (openssl speed, one core):"
-sign_per_s=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
-echo "  $sign_per_s signs/s"
+echo "RSA-2048 signing speed (openssl speed -multi 2: both cores at once):"
+sign2_per_s=$(openssl speed -multi 2 -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+echo "  $sign2_per_s signs/s"
 
 echo "One at a time: $sample synchronous autodebit_pay() calls against the 200 ms sandbox"
 t0=$(date +%s.%N)
@@ -53,10 +53,15 @@ echo "CALL autodebit_run(batch_size => $total) with autodebit.max_in_flight = $i
 tcp_counters() { nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtTCPSynRetrans TcpRetransSegs 2>/dev/null | awk 'NR > 1 {printf "%s=%s ", $1, $2}'; }
 nstat -n >/dev/null 2>&1 || true
 tcp_before=$(tcp_counters)
+# CPU over the run: the whole machine (/proc/stat) and the sandbox's own (its /proc/PID/stat)
+cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+sandbox_ticks() { awk '{print $14 + $15}' "/proc/$sandbox_pid/stat"; }
+c0=$(cpu_ticks); s0=$(sandbox_ticks)
 t0=$(date +%s.%N)
 as_server env PGOPTIONS="-c autodebit.max_in_flight=$in_flight -c client_min_messages=warning" \
 	"$ad_bindir/psql" -X -q -h "$work" -p 5497 -U postgres -d postgres -c "CALL autodebit_run(batch_size => $total)"
 t1=$(date +%s.%N)
+c1=$(cpu_ticks); s1=$(sandbox_ticks)
 tcp_after=$(tcp_counters)
 elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 
@@ -64,12 +69,14 @@ ok=$(sql "SELECT count(*) FROM autodebit.payment WHERE order_ref LIKE 'due-%' AN
 debits=$(curl -s "$gateway/sandbox/admin/ledger" | jq '[.payments[] | select((.referenceOrderId | startswith("due-")) and .status == "SUCCESS")] | length')
 run=$(sql "SELECT format('claimed %s, sent %s, succeeded %s, failed %s, unknown %s', claimed, sent, succeeded, failed, unknown) FROM autodebit.run ORDER BY id DESC LIMIT 1")
 
-awk -v n="$total" -v e="$elapsed" -v p="$per_call" -v s="$sign_per_s" -v ok="$ok" -v d="$debits" -v run="$run" 'BEGIN {
-	serial = n * p; bound = 2 * n / (2 * s);
+awk -v n="$total" -v e="$elapsed" -v p="$per_call" -v s2="$sign2_per_s" -v ok="$ok" -v d="$debits" -v run="$run" -v cpu=$((c1 - c0)) -v sb=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {
+	serial = n * p; bound = 2 * n / s2;
 	printf "\n  %d debits in %.2f s (%.0f debits/s)   target: under 15 s\n", n, e, n / e;
 	printf "  run: %s; SUCCESS rows %d, sandbox debits %d\n", run, ok, d;
 	printf "  one at a time would take %.0f s: the run is %.0fx faster\n", serial, serial / e;
 	printf "  RSA bound (%d signatures on 2 cores): %.2f s: the run takes %.1fx that\n", 2 * n, bound, e / bound;
+	printf "  CPU a debit: %.2f ms on the machine (cores %.0f%% busy), of it the sandbox %.2f ms\n",
+		1000 * cpu / hz / n, 100 * cpu / hz / e / 2, 1000 * sb / hz / n;
 }'
 echo "  TCP counters before: $tcp_before"
 echo "  TCP counters after:  $tcp_after"
