@@ -48,7 +48,10 @@ echo "Queueing $total deferred debits"
 sql "DO \$\$ BEGIN FOR i IN 1..$total LOOP PERFORM autodebit_pay('bench', 'due-' || i, 100, 'USD', 'due debit', deferred => true); END LOOP; END \$\$" >/dev/null
 sql "SELECT status || ': ' || payments FROM autodebit.queue"
 
-echo "CALL autodebit_run(batch_size => $total) with autodebit.max_in_flight = $in_flight"
+# RUNS=k: k sessions CALL autodebit_run() at once, each a k-th of the debits and of the in-flight
+# limit (SKIP LOCKED claims: two runs never take the same payment), as k pg_cron jobs would
+runs=${RUNS:-1}
+echo "CALL autodebit_run(batch_size => $((total / runs))) in $runs session(s) at once, autodebit.max_in_flight = $((in_flight / runs)) each"
 # the kernel's counters of a connection burst gone wrong: listen queue overflows, SYN retransmits
 tcp_counters() { nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtTCPSynRetrans TcpRetransSegs 2>/dev/null | awk 'NR > 1 {printf "%s=%s ", $1, $2}'; }
 nstat -n >/dev/null 2>&1 || true
@@ -58,8 +61,13 @@ cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 sandbox_ticks() { awk '{print $14 + $15}' "/proc/$sandbox_pid/stat"; }
 c0=$(cpu_ticks); s0=$(sandbox_ticks)
 t0=$(date +%s.%N)
-as_server env PGOPTIONS="-c autodebit.max_in_flight=$in_flight -c client_min_messages=warning" \
-	"$ad_bindir/psql" -X -q -h "$work" -p 5497 -U postgres -d postgres -c "CALL autodebit_run(batch_size => $total)"
+run_pids=()
+for _ in $(seq "$runs"); do
+	as_server env PGOPTIONS="-c autodebit.max_in_flight=$((in_flight / runs)) -c client_min_messages=warning" \
+		"$ad_bindir/psql" -X -q -h "$work" -p 5497 -U postgres -d postgres -c "CALL autodebit_run(batch_size => $((total / runs)))" &
+	run_pids+=($!)
+done
+wait "${run_pids[@]}"
 t1=$(date +%s.%N)
 c1=$(cpu_ticks); s1=$(sandbox_ticks)
 tcp_after=$(tcp_counters)
@@ -67,7 +75,8 @@ elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 
 ok=$(sql "SELECT count(*) FROM autodebit.payment WHERE order_ref LIKE 'due-%' AND status = 'SUCCESS'")
 debits=$(curl -s "$gateway/sandbox/admin/ledger" | jq '[.payments[] | select((.referenceOrderId | startswith("due-")) and .status == "SUCCESS")] | length')
-run=$(sql "SELECT format('claimed %s, sent %s, succeeded %s, failed %s, unknown %s', claimed, sent, succeeded, failed, unknown) FROM autodebit.run ORDER BY id DESC LIMIT 1")
+run=$(sql "SELECT format('claimed %s, sent %s, succeeded %s, failed %s, unknown %s', sum(claimed), sum(sent), sum(succeeded), sum(failed), sum(unknown))
+	FROM (SELECT * FROM autodebit.run ORDER BY id DESC LIMIT $runs) r")
 
 awk -v n="$total" -v e="$elapsed" -v p="$per_call" -v s2="$sign2_per_s" -v ok="$ok" -v d="$debits" -v run="$run" -v cpu=$((c1 - c0)) -v sb=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {
 	serial = n * p; bound = 2 * n / s2;
