@@ -9,7 +9,9 @@
 # foreign-key checks among them, writes of the payment row, and file-system calls per pay
 # (strace on the backend).
 #
-# Then, against the same sandbox and cluster: sync pays/s with 1, 2, 4 and 8 clients (P3), and
+# Then, against the same sandbox and cluster: sync pays/s with 1, 2, 4 and 8 clients (P3), with
+# the cores' busy share and CPU per pay, and what 1 and 4 clients wait on (wait events sampled
+# from pg_stat_activity; fdatasyncs per pay and their time from pg_stat_wal); and
 # the peer -- a merchant backend in the Antom Python SDK's way (bench/peer/sdk_merchant.py) --
 # paying the same way, as shipped (the PEM key parsed for every signature) and with the key
 # cached by hand, with the ratios.
@@ -31,7 +33,7 @@ trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 make_keys
 start_sandbox --default-balance 1000000000000
 cluster_port=$(free_port)
-start_cluster "shared_buffers = '256MB'" "max_connections = 40"
+start_cluster "shared_buffers = '256MB'" "max_connections = 40" "track_wal_io_timing = on"
 sql() { cluster_psql -At -c "$1"; }
 # eight customers: each pgbench client pays for its own, as a merchant's concurrent pays do
 for c in 1 2 3 4 5 6 7 8; do authorize_customer SANDBOX_BENCH "bench-$c" 2>/dev/null; done
@@ -80,6 +82,30 @@ for c in 1 2 4 8; do
 	awk -v c="$c" -v t="$tps" -v t1="$tps1" -v s2="$sign2_s" -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" 'BEGIN {
 		printf "  %d client%s %6.0f pays/s  = %4.2fx one client, %3.0f%% of the RSA bound; cores %3.0f%% busy, %.2f ms of CPU a pay\n",
 			c, (c > 1 ? "s" : " "), t, t / t1, 100 * t / (s2 / 2), 100 * ticks / hz / secs / 2, 1000 * ticks / hz / (t * secs) }'
+done
+
+# --- what serializes clients: the backends' wait events and the WAL's fdatasyncs ------------------
+# (a separate run per client count: the sampler is a backend too)
+echo "What the pays wait on (pg_stat_activity sampled every 3 ms; pg_stat_wal over the run):"
+sql "CREATE TABLE bench_waits (clients integer, what text)" >/dev/null
+for c in 1 4; do
+	sql "SELECT pg_stat_reset_shared('wal')" >/dev/null
+	pgbench -c "$c" -j "$c" -T "$secs" -f "$work/pay.sql" > "$work/waits-$c.out" 2>&1 &
+	bench_pid=$!
+	sleep 1
+	sql "DO \$\$ BEGIN FOR i IN 1..$(((secs - 2) * 250)) LOOP
+			PERFORM pg_stat_clear_snapshot();
+			INSERT INTO bench_waits SELECT $c, coalesce(wait_event_type || ':' || wait_event, 'CPU')
+			FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active';
+			PERFORM pg_sleep(0.003);
+		END LOOP; END \$\$" >/dev/null
+	wait "$bench_pid"
+	done_pays=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/waits-$c.out")
+	echo "  $c client$([ "$c" = 1 ] || echo s): $(sql "SELECT string_agg(format('%s %s%%', what, pct), ', ' ORDER BY pct DESC)
+		FROM (SELECT what, round(100.0 * count(*) / sum(count(*)) OVER ()) AS pct FROM bench_waits
+			  WHERE clients = $c GROUP BY what ORDER BY pct DESC LIMIT 6) w")"
+	echo "    $(sql "SELECT format('%s fdatasyncs a pay, %s ms each, the WAL device busy %s%% of the run', round(wal_sync::numeric / $done_pays, 2),
+		round((wal_sync_time / nullif(wal_sync, 0))::numeric, 3), round((wal_sync_time / ($secs * 10))::numeric)) FROM pg_stat_wal")"
 done
 
 # --- the peer, against the same sandbox and cluster ---------------------------------------------
