@@ -17,6 +17,7 @@
 # cached by hand, with the ratios.
 #
 #   bench/pay-limit.sh [seconds-per-latency-run (10)] [pays-for-counting (300)] [peer-orders (200)]
+#   CONF='commit_delay = 100;commit_siblings = 2' bench/pay-limit.sh ...    (extra server settings)
 #
 # Needs root (strace, initdb as the server user); installs nothing (make install first).
 set -euo pipefail
@@ -33,7 +34,9 @@ trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 make_keys
 start_sandbox --default-balance 1000000000000
 cluster_port=$(free_port)
-start_cluster "shared_buffers = '256MB'" "max_connections = 40" "track_wal_io_timing = on"
+# CONF='setting = value;...' adds server settings (say commit_delay) to compare with a plain run
+IFS=';' read -ra extra_conf <<< "${CONF:-}"
+start_cluster "shared_buffers = '256MB'" "max_connections = 40" "track_wal_io_timing = on" ${extra_conf[@]+"${extra_conf[@]}"}
 sql() { cluster_psql -At -c "$1"; }
 # eight customers: each pgbench client pays for its own, as a merchant's concurrent pays do
 for c in 1 2 3 4 5 6 7 8; do authorize_customer SANDBOX_BENCH "bench-$c" 2>/dev/null; done
