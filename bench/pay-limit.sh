@@ -77,14 +77,15 @@ awk -v s="$sign_s" -v s2="$sign2_s" 'BEGIN {
 	printf "(openssl speed -multi 2 signs %d/s, %.2fx its one-core %d/s: what two cores give here)\n", s2, s2 / s, s }'
 # (busy: the machine's CPU time over the run, /proc/stat; per pay: that time over the pays)
 cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+sandbox_ticks() { awk '{print $14 + $15}' "/proc/$sandbox_pid/stat"; }
 for c in 1 2 4 8; do
-	t0=$(cpu_ticks)
+	t0=$(cpu_ticks); s0=$(sandbox_ticks)
 	tps=$(pgbench -c "$c" -j "$c" -T "$secs" -f "$work/pay.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
-	t1=$(cpu_ticks)
+	t1=$(cpu_ticks); s1=$(sandbox_ticks)
 	[ "$c" = 1 ] && tps1=$tps
-	awk -v c="$c" -v t="$tps" -v t1="$tps1" -v s2="$sign2_s" -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" 'BEGIN {
-		printf "  %d client%s %6.0f pays/s  = %4.2fx one client, %3.0f%% of the RSA bound; cores %3.0f%% busy, %.2f ms of CPU a pay\n",
-			c, (c > 1 ? "s" : " "), t, t / t1, 100 * t / (s2 / 2), 100 * ticks / hz / secs / 2, 1000 * ticks / hz / (t * secs) }'
+	awk -v c="$c" -v t="$tps" -v t1="$tps1" -v s2="$sign2_s" -v ticks=$((t1 - t0)) -v sb=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" 'BEGIN {
+		printf "  %d client%s %6.0f pays/s  = %4.2fx one client, %3.0f%% of the RSA bound; cores %3.0f%% busy, %.2f ms of CPU a pay (the sandbox %.2f)\n",
+			c, (c > 1 ? "s" : " "), t, t / t1, 100 * t / (s2 / 2), 100 * ticks / hz / secs / 2, 1000 * ticks / hz / (t * secs), 1000 * sb / hz / (t * secs) }'
 done
 
 # --- what serializes clients: the backends' wait events and the WAL's fdatasyncs ------------------
