@@ -15,10 +15,8 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 mem_calls=${2:-100000}
 
-work=$(mktemp -d /tmp/autodebit-bench.XXXXXX)
-chmod 755 "$work"
 . scripts/lib.sh
-trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+bench_work bench
 
 make_keys
 start_sandbox --default-balance 1000000000000

@@ -21,10 +21,8 @@ pays=${1:-50}
 warm=20
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/autodebit-instr.XXXXXX)
-chmod 755 "$work"
 . scripts/lib.sh
-trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+bench_work instr
 
 make_keys
 start_sandbox --default-balance 1000000000000

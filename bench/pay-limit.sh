@@ -26,10 +26,8 @@ secs=${1:-10}
 count=${2:-300}
 peer_orders=${3:-200}
 
-work=$(mktemp -d /tmp/autodebit-limit.XXXXXX)
-chmod 755 "$work"
 . scripts/lib.sh
-trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+bench_work limit
 
 make_keys
 start_sandbox --default-balance 1000000000000

@@ -24,10 +24,8 @@ shipped_batch=${PEER_SHIPPED_BATCH:-0}
 [ $# -ge 5 ] && shipped_batch=1
 python=/usr/bin/python3
 
-work=$(mktemp -d /tmp/autodebit-peer.XXXXXX)
-chmod 755 "$work"
 . scripts/lib.sh
-trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+bench_work peer
 
 "$python" -c 'import cryptography, psycopg2' 2>/dev/null || {
 	echo "bench/peer.sh needs $python with python3-cryptography and python3-psycopg2 (apt-get install -y python3-cryptography python3-psycopg2)" >&2

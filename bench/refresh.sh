@@ -14,10 +14,8 @@ agreements=${1:-1000}
 latency=${2:-200}
 in_flight=${3:-200}
 
-work=$(mktemp -d /tmp/autodebit-refresh.XXXXXX)
-chmod 755 "$work"
 . scripts/lib.sh
-trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+bench_work refresh
 
 make_keys
 start_sandbox --threads 4

@@ -19,10 +19,8 @@ in_flight=${2:-1000}
 peer_threads=${3:-200}
 sample=20
 
-work=$(mktemp -d /tmp/autodebit-run10k.XXXXXX)
-chmod 755 "$work"
 . scripts/lib.sh
-trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+bench_work run10k
 
 make_keys
 start_sandbox --latency-ms 200 --default-balance 1000000000000 --threads 4

@@ -37,6 +37,14 @@ checks_summary() {
 	[ "$failed" -eq 0 ]
 }
 
+# For a benchmark: make $work (a fresh directory under /tmp that the server user can enter) and,
+# when the script exits, stop what it started and remove $work (KEEP=1 keeps it).
+bench_work() {
+	work=$(mktemp -d "/tmp/autodebit-$1.XXXXXX")
+	chmod 755 "$work"
+	trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+}
+
 # A TCP port nothing listens on yet, below the kernel's ephemeral range (32768 and up on Linux),
 # so a program listening on port 0 meanwhile cannot be handed the same one.
 free_port() {
