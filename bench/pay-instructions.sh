@@ -68,17 +68,18 @@ pay_b=$(counted pay.sql $((warm + pays)))
 mini_a=$(counted mini.sql "$warm")
 mini_b=$(counted mini.sql $((warm + pays)))
 
-# Inclusive instructions of each function in a callgrind file, as "count<TAB>name".
-inclusive() {
-	callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+# Inclusive instructions of each function in a callgrind file, as "count<TAB>name" in file.inc
+# (annotated once per file: every figure below reads it).
+for f in "$pay_a" "$pay_b" "$mini_a" "$mini_b"; do
+	callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
 		awk '/^ *[0-9,]+ \(/ { v = $1; gsub(",", "", v); line = $0
-			sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", line); sub(/ \[.*\]$/, "", line); print v "\t" line }'
-}
+			sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", line); sub(/ \[.*\]$/, "", line); print v "\t" line }' > "$f.inc"
+done
 # Per-pay instructions of function $3 between files $1 and $2 ("PROGRAM TOTALS" for all).
 per_pay() {
 	local a b
-	a=$(inclusive "$1" | awk -F'\t' -v f="$3" '$2 == f || $2 ~ ":" f "$" {print $1; exit}')
-	b=$(inclusive "$2" | awk -F'\t' -v f="$3" '$2 == f || $2 ~ ":" f "$" {print $1; exit}')
+	a=$(awk -F'\t' -v f="$3" '$2 == f || $2 ~ ":" f "$" {print $1; exit}' "$1.inc")
+	b=$(awk -F'\t' -v f="$3" '$2 == f || $2 ~ ":" f "$" {print $1; exit}' "$2.inc")
 	awk -v a="${a:-0}" -v b="${b:-0}" -v n="$pays" 'BEGIN {printf "%.0f", (b - a) / n}'
 }
 total=$(per_pay "$pay_a" "$pay_b" "PROGRAM TOTALS")
