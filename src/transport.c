@@ -369,7 +369,7 @@ transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps)
 	Transfer   *volatile xfers = palloc0(sizeof(Transfer) * Max(n, 1));
 	const int	limit = socket_budget(Max(Min(max_in_flight, n), 1));
 	char	   *why;
-	instr_time	begun;
+	double		begun_ms;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -392,7 +392,7 @@ transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps)
 		curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 		curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	}
-	INSTR_TIME_SET_CURRENT(begun);
+	begun_ms = now_ms();
 
 	PG_TRY();
 	{
@@ -416,15 +416,8 @@ transport_post_many(TransportRequest *reqs, int n, int max_in_flight, int rps)
 			while (next < n && in_flight < limit &&
 				   (xfers[next].req->prepare == NULL || started < PREPARE_BURST))
 			{
-				if (rps > 0)
-				{
-					instr_time	now;
-
-					INSTR_TIME_SET_CURRENT(now);
-					INSTR_TIME_SUBTRACT(now, begun);
-					if (INSTR_TIME_GET_DOUBLE(now) * rps < next)
-						break;
-				}
+				if (rps > 0 && (now_ms() - begun_ms) / 1000.0 * rps < next)
+					break;
 				if (xfers[next].req->prepare)
 					xfers[next].req->prepare(xfers[next].req);
 				start_transfer(&xfers[next++]);
